@@ -1,0 +1,4 @@
+export * from './types.js';
+export * from './version.js';
+export * from './messages.js';
+export * from './codec.js';
