@@ -1,0 +1,38 @@
+/**
+ * The EventLog port: an append-only, hash-chained, gapless log of events plus
+ * the persisted projections, written together in one atomic batch.
+ *
+ * Two implementations pass one contract suite (test/unit/store/contract.ts):
+ * LevelEventLog (classic-level, the daemon's) and MemoryEventLog (the
+ * simulator's, with a crash model: only synced batches survive).
+ */
+import type { StampedEvent } from '../engine/types.js';
+import type { VerifyResult } from '../events/codec.js';
+import type { RecordedEvent } from '../events/types.js';
+import type { State } from '../projections/state.js';
+
+export interface ReadOptions {
+  /** First sequence to read (inclusive, default 1). */
+  readonly from?: number;
+  /** Last sequence to read (inclusive, default head). */
+  readonly until?: number;
+}
+
+export interface EventLog {
+  /** The last durable-or-enqueued sequence number (0 when empty). */
+  head(): number;
+  /**
+   * Link `events` into the hash chain and enqueue them, together with the keys
+   * `state` marks dirty (which are drained), for the next group commit. The
+   * events must continue the sequence gaplessly and `state` must already have
+   * folded them. Resolves when the batch holding them is durable (sync: true).
+   */
+  write(events: readonly StampedEvent[], state: State): Promise<readonly RecordedEvent[]>;
+  /** Records in sequence order. Iterators are always closed, even on early exit. */
+  read(options?: ReadOptions): AsyncIterable<RecordedEvent>;
+  /** The persisted projections as of the last durable batch (a cold start). */
+  loadState(): Promise<State>;
+  /** Check the hash chain end to end; names the first bad sequence number. */
+  verify(): Promise<VerifyResult>;
+  close(): Promise<void>;
+}
