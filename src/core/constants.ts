@@ -41,3 +41,32 @@ export const blockRetriesMax = 8;
 // --- log and store
 export const groupCommitEventsMax = 8192;
 export const groupCommitDelayMs = 0;
+
+// --- file system: scanner, watcher, applier (src/fs)
+/** Name prefix of the applier's temporary files: never synced, announced or applied. */
+export const tempFilePrefix = '.ploppy-tmp-';
+/** Per-directory ignore rules in gitignore syntax. */
+export const ignoreFileName = '.ploppyignore';
+/** Read size for hashing and verifying files: large sequential reads, few syscalls. */
+export const hashReadBufferBytes = 4 * 1024 * 1024;
+/** A file that keeps changing while it is hashed is read at most this many times. */
+export const hashAttemptsMax = 3;
+/** Hash worker threads (the target machines have two cores). */
+export const hashThreadsMax = 2;
+/** Files handed to a hash worker in one message: small files travel in batches. */
+export const hashBatchFilesMax = 128;
+export const hashBatchBytesMax = 32 * 1024 * 1024;
+/** Files smaller than this are hashed in the calling thread even when a pool exists. */
+export const hashInThreadBytesMax = 1024 * 1024;
+/** Parallel lstat calls while walking one directory. */
+export const statConcurrencyMax = 64;
+/** Two mtimes closer than this are equal: utimes() rounds through a double of seconds. */
+export const mtimeSlackMs = 0.001;
+/** Quiet time after the last file event before the watcher reports a batch. */
+export const watchDebounceMs = 75;
+/** Under continuous activity the watcher still reports at least this often. */
+export const watchDebounceMaxMs = 400;
+/** More distinct paths pending than this and the watcher asks for a full rescan instead. */
+export const watchPendingPathsMax = 50_000;
+/** Temporary files the applier keeps open between writeBlock calls. */
+export const tempFilesOpenMax = 32;

@@ -18,6 +18,7 @@ export const ErrorCodes = [
   'SECRET_REJECTED',
   'PATH_INVALID',
   'PATH_ESCAPES_FOLDER',
+  'PATH_IGNORED',
   'BLOCK_HASH_MISMATCH',
   'DISK_FULL',
   'FS_ERROR',
