@@ -24,6 +24,9 @@ export type UpcasterRegistry = Partial<Record<EventType, Readonly<Record<number,
 /** No schema has changed yet; entries go here when one does. */
 export const upcasters: UpcasterRegistry = {};
 
+/** The schema version a reader lifts every record to (injectable so tests can exercise upcasters). */
+export type SchemaVersions = Readonly<Record<EventType, number>>;
+
 const hashLength = 64;
 
 export function encodeBody(e: PendingEvent, seq: Seq, prev: string): string {
@@ -46,7 +49,7 @@ export function encodeRecord(e: PendingEvent, seq: Seq, prev: string, hasher: Ha
 }
 
 /** Parse a stored value into a record (no hash check: see verifyRecord). */
-export function decodeRecord(value: string, registry: UpcasterRegistry = upcasters): RecordedEvent {
+export function decodeRecord(value: string, registry: UpcasterRegistry = upcasters, versions: SchemaVersions = currentVersions): RecordedEvent {
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(value.slice(hashLength)) as Record<string, unknown>;
@@ -62,7 +65,7 @@ export function decodeRecord(value: string, registry: UpcasterRegistry = upcaste
     });
   }
   const v = raw.v;
-  const current = currentVersions[type];
+  const current = versions[type];
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > current) {
     throw new PloppyError('EVENT_UNKNOWN_VERSION', `${type} schema version ${String(v)} is not readable (this build reads 1..${current})`, {
       seq: raw.seq,
@@ -95,8 +98,13 @@ export type VerifyResult = { readonly ok: true; readonly head: number; readonly 
  * Walk stored records in key order and check the chain. `key` is the sequence
  * number the record was stored under.
  */
-export function verifyChain(records: Iterable<{ key: number; value: string }>, hasher: Hasher, registry: UpcasterRegistry = upcasters): VerifyResult {
-  const v = chainVerifier(hasher, registry);
+export function verifyChain(
+  records: Iterable<{ key: number; value: string }>,
+  hasher: Hasher,
+  registry: UpcasterRegistry = upcasters,
+  versions: SchemaVersions = currentVersions,
+): VerifyResult {
+  const v = chainVerifier(hasher, registry, versions);
   for (const r of records) {
     const problem = v.push(r.key, r.value);
     if (problem !== null) return problem;
@@ -105,7 +113,7 @@ export function verifyChain(records: Iterable<{ key: number; value: string }>, h
 }
 
 /** Incremental form of verifyChain, for async iteration over a store. */
-export function chainVerifier(hasher: Hasher, registry: UpcasterRegistry = upcasters) {
+export function chainVerifier(hasher: Hasher, registry: UpcasterRegistry = upcasters, versions: SchemaVersions = currentVersions) {
   let expectedSeq = 1;
   let prev = genesisHash;
   const fail = (seq: number, problem: VerifyProblem, message: string): VerifyFailure => ({ ok: false, seq, problem, message });
@@ -116,7 +124,7 @@ export function chainVerifier(hasher: Hasher, registry: UpcasterRegistry = upcas
       if (hasher.sha256(value.slice(hashLength)) !== stored) return fail(key, 'hash-mismatch', `seq ${key}: record bytes do not match its hash`);
       let rec: RecordedEvent;
       try {
-        rec = decodeRecord(value, registry);
+        rec = decodeRecord(value, registry, versions);
       } catch (e) {
         return fail(key, 'unreadable', `seq ${key}: ${(e as Error).message}`);
       }

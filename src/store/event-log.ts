@@ -25,10 +25,17 @@ export interface EventLog {
    * Link `events` into the hash chain and enqueue them, together with the keys
    * `state` marks dirty (which are drained), for the next group commit. The
    * events must continue the sequence gaplessly and `state` must already have
-   * folded them. Resolves when the batch holding them is durable (sync: true).
+   * folded them (a gap or an unfolded state is an assertion: a bug). If `state`
+   * has folded events beyond these, its dirty keys are kept for the write that
+   * catches up with it. Resolves when the batch holding them is durable
+   * (sync: true); a failed batch rejects it and every later write.
    */
   write(events: readonly StampedEvent[], state: State): Promise<readonly RecordedEvent[]>;
-  /** Records in sequence order. Iterators are always closed, even on early exit. */
+  /**
+   * Durable records in sequence order (hashes are not checked: see verify).
+   * Iterators are always closed, even on early exit. A stored record of an
+   * unknown type or schema version is an EVENT_UNKNOWN_TYPE/VERSION error.
+   */
   read(options?: ReadOptions): AsyncIterable<RecordedEvent>;
   /** The persisted projections as of the last durable batch (a cold start). */
   loadState(): Promise<State>;

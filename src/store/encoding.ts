@@ -1,0 +1,122 @@
+/**
+ * How the event store lays out its bytes, in one place for both EventLog
+ * implementations (LevelDB and memory).
+ *
+ * One LevelDB database holds three key spaces, each under a one-byte prefix
+ * (a fixed-prefix form of sublevels: cheaper per key, and range scans are
+ * plain byte ranges):
+ *
+ * - `L` + 8-byte big-endian sequence number -> a record, `HASH BODY` as
+ *   produced by `encodeRecord` (src/events/codec.ts). Big-endian fixed width
+ *   makes byte order equal numeric order, so a range scan reads in sequence.
+ * - `P` + a State key (`m`, `f/PATH`, `p/PEER`, `c/COPYPATH`, `t/PATH`) -> the
+ *   JSON of that projection entry (`valueForKey` in src/projections/snapshot.ts).
+ * - `H` -> the head record `{"seq":N,"hash":"..."}`: the last sequence in the
+ *   log and its hash, as of the last batch.
+ *
+ * Every batch writes its records, the projection keys its events dirtied and
+ * the head record atomically, so the log, the projections and the head never
+ * disagree on disk; a truncated log (last record removed) is caught by
+ * comparing the walk of the chain with the head record.
+ *
+ * The memory implementation stores the same values (record strings,
+ * projection JSON, head JSON) under the same logical keys, so both go through
+ * the same codec on the way in and out.
+ */
+import { AssertionError, assert } from '../core/assert.js';
+import { PloppyError } from '../core/errors.js';
+import { genesisHash } from '../events/types.js';
+import type { State } from '../projections/state.js';
+import { projectionPrefixes } from '../projections/state.js';
+
+const logPrefix = 0x4c; // 'L'
+const projectionPrefix = 0x50; // 'P'
+const headPrefix = 0x48; // 'H'
+const twoTo32 = 2 ** 32;
+
+/** The LevelDB key of record `seq`: 'L' then the sequence as 8 bytes big-endian. */
+export function logKey(seq: number): Buffer {
+  assert(Number.isSafeInteger(seq) && seq >= 0, `log key for a bad sequence ${seq}`);
+  const key = Buffer.allocUnsafe(9);
+  key[0] = logPrefix;
+  key.writeUInt32BE(Math.floor(seq / twoTo32), 1);
+  key.writeUInt32BE(seq % twoTo32, 5);
+  return key;
+}
+
+/** The sequence number a log key encodes (the inverse of logKey). */
+export function seqOfLogKey(key: Uint8Array): number {
+  const view = Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+  if (view.length !== 9 || view[0] !== logPrefix) throw new PloppyError('LOG_CORRUPT', `malformed log key ${view.toString('hex')}`);
+  return view.readUInt32BE(1) * twoTo32 + view.readUInt32BE(5);
+}
+
+/** Every key of the log sits in [logStart, logEnd). */
+export const logStart = Buffer.from([logPrefix]);
+export const logEnd = Buffer.from([logPrefix + 1]);
+
+export const projectionKey = (stateKey: string): Buffer => Buffer.from(`P${stateKey}`, 'utf8');
+export const stateKeyOf = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('utf8', 1);
+export const projectionStart = Buffer.from([projectionPrefix]);
+export const projectionEnd = Buffer.from([projectionPrefix + 1]);
+
+export const headKey = Buffer.from([headPrefix]);
+
+/** The last record of the log as of the last durable batch. */
+export interface HeadRecord {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+export const emptyHead: HeadRecord = Object.freeze({ seq: 0, hash: genesisHash });
+
+export const encodeHead = (h: HeadRecord): string => JSON.stringify({ seq: h.seq, hash: h.hash });
+
+export function decodeHead(value: string | undefined): HeadRecord {
+  if (value === undefined) return emptyHead;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(value);
+  } catch {
+    throw new PloppyError('LOG_CORRUPT', 'the stored head record is not valid JSON');
+  }
+  const h = raw as Partial<HeadRecord> | null;
+  if (h === null || typeof h !== 'object' || !Number.isSafeInteger(h.seq) || (h.seq as number) < 0 || typeof h.hash !== 'string' || !/^[0-9a-f]{64}$/.test(h.hash)) {
+    throw new PloppyError('LOG_CORRUPT', `the stored head record is malformed: ${value.slice(0, 200)}`);
+  }
+  return { seq: h.seq as number, hash: h.hash };
+}
+
+// ------------------------------------------------------------ projections
+
+/**
+ * A projection entry as captured when a write is enqueued: the value object
+ * itself (undefined when the key was removed). Capturing references is safe
+ * because evolve replaces entries and never mutates them (their fields are
+ * readonly); only `meta` is updated in place, so it is copied.
+ */
+export type CapturedEntries = Map<string, unknown>;
+
+const prefixedNames = Object.entries(projectionPrefixes) as [keyof typeof projectionPrefixes, string][];
+
+function entryFor(state: State, stateKey: string): unknown {
+  if (stateKey === 'm') return { ...state.meta };
+  for (const [name, prefix] of prefixedNames) {
+    if (stateKey.startsWith(prefix)) return state[name].get(stateKey.slice(prefix.length));
+  }
+  throw new AssertionError(`unknown projection key ${JSON.stringify(stateKey)} in State.dirty`);
+}
+
+/** Take the keys `state` marks dirty (draining the set) with their current entries. */
+export function captureDirty(state: State, into: CapturedEntries = new Map()): CapturedEntries {
+  for (const key of state.dirty) into.set(key, entryFor(state, key));
+  state.dirty.clear();
+  return into;
+}
+
+/**
+ * The stored text of a captured entry, or undefined for a removed key. Equal
+ * to `valueForKey` (src/projections/snapshot.ts) at capture time, so
+ * `stateFromEntries` reads it back.
+ */
+export const encodeEntry = (entry: unknown): string | undefined => (entry === undefined ? undefined : JSON.stringify(entry));

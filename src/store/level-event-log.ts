@@ -1,0 +1,207 @@
+/**
+ * The daemon's EventLog on LevelDB (classic-level 3).
+ *
+ * Key layout and encodings are in encoding.ts; batching and group commit in
+ * writer.ts. This file adds what is LevelDB's own: opening (and reporting a
+ * LOCK held by another process), writing a batch with `sync: true`, and range
+ * scans through iterators that are always closed, on early exit too.
+ *
+ * Reads see committed batches only (an iterator reads from an implicit
+ * snapshot taken when it opens). Scans fetch up to `logReadAheadBytes` per
+ * native call: classic-level's default of 16 KiB would cost a thread-pool round
+ * trip every few dozen records.
+ */
+import { ClassicLevel } from 'classic-level';
+import { PloppyError } from '../core/errors.js';
+import type { StampedEvent } from '../engine/types.js';
+import type { VerifyResult } from '../events/codec.js';
+import type { RecordedEvent } from '../events/types.js';
+import type { State } from '../projections/state.js';
+import {
+  decodeHead,
+  encodeHead,
+  headKey,
+  logEnd,
+  logKey,
+  logStart,
+  projectionEnd,
+  projectionKey,
+  projectionStart,
+  seqOfLogKey,
+  stateKeyOf,
+  type HeadRecord,
+} from './encoding.js';
+import type { EventLog, ReadOptions } from './event-log.js';
+import { checkHead, decodeStored, loadFrom, readRange, schemaOf, verifierFor, type LogOptions, type Schema } from './log-common.js';
+import { Writer, type Batch } from './writer.js';
+
+/**
+ * LevelDB's in-memory write buffer. Larger than the 4 MiB default so a burst
+ * of group-committed batches does not stall on level-0 compactions; it bounds
+ * both the memory used and the log LevelDB replays when it opens.
+ */
+export const levelWriteBufferBytes = 32 * 1024 * 1024;
+/** Bytes fetched per native iterator call during scans. */
+export const logReadAheadBytes = 1024 * 1024;
+/** Entries asked for per native iterator call. */
+export const logReadBatchEntries = 1000;
+
+type Db = ClassicLevel<Buffer, string>;
+
+export class LevelEventLog implements EventLog {
+  private readonly schema: Schema;
+  private readonly writer: Writer;
+  private durable: HeadRecord;
+  private closed = false;
+  /** Iterators currently open (the contract suite checks they are always closed). */
+  openIterators = 0;
+
+  private constructor(
+    private readonly db: Db,
+    /** The database directory. */
+    readonly location: string,
+    head: HeadRecord,
+    options: LogOptions,
+  ) {
+    this.schema = schemaOf(options);
+    this.durable = head;
+    this.writer = new Writer(head, this.schema.hasher, (b) => this.commit(b), 'auto');
+  }
+
+  /** Open (creating if missing) the log at `location`. A LOCK held elsewhere is LOG_LOCKED. */
+  static async open(location: string, options: LogOptions = {}): Promise<LevelEventLog> {
+    const db: Db = new ClassicLevel<Buffer, string>(location, {
+      keyEncoding: 'buffer',
+      valueEncoding: 'utf8',
+      writeBufferSize: levelWriteBufferBytes,
+    });
+    try {
+      await db.open();
+    } catch (e) {
+      throw openError(e, location);
+    }
+    try {
+      const head = decodeHead(await db.get(headKey));
+      return new LevelEventLog(db, location, head, options);
+    } catch (e) {
+      await db.close();
+      throw e;
+    }
+  }
+
+  head(): number {
+    return this.writer.head();
+  }
+
+  write(events: readonly StampedEvent[], state: State): Promise<readonly RecordedEvent[]> {
+    return this.writer.write(events, state);
+  }
+
+  /** The number of batches committed (group commit makes it smaller than the number of writes). */
+  get batches(): number {
+    return this.writer.batches;
+  }
+
+  async *read(options: ReadOptions = {}): AsyncGenerator<RecordedEvent> {
+    this.assertOpen();
+    const { from, until } = readRange(options, this.durable.seq);
+    if (from > until) return;
+    const iterator = this.db.values({ gte: logKey(from), lte: logKey(until), fillCache: false, highWaterMarkBytes: logReadAheadBytes });
+    this.openIterators++;
+    try {
+      let seq = from;
+      for (;;) {
+        const values = await iterator.nextv(logReadBatchEntries);
+        if (values.length === 0) break;
+        for (const value of values) yield decodeStored(value, seq++, this.schema);
+      }
+      if (seq !== until + 1) throw new PloppyError('LOG_CORRUPT', `the log ends at seq ${seq - 1}, before its head ${until}; run verify`);
+    } finally {
+      this.openIterators--;
+      await iterator.close();
+    }
+  }
+
+  async loadState(): Promise<State> {
+    this.assertOpen();
+    const entries: [string, string][] = [];
+    const iterator = this.db.iterator({ gte: projectionStart, lt: projectionEnd, highWaterMarkBytes: logReadAheadBytes });
+    this.openIterators++;
+    try {
+      for (;;) {
+        const batch = await iterator.nextv(logReadBatchEntries);
+        if (batch.length === 0) break;
+        for (const [key, value] of batch) entries.push([stateKeyOf(key), value]);
+      }
+    } finally {
+      this.openIterators--;
+      await iterator.close();
+    }
+    return loadFrom(entries, this, this.durable.seq);
+  }
+
+  async verify(): Promise<VerifyResult> {
+    this.assertOpen();
+    const verifier = verifierFor(this.schema);
+    const iterator = this.db.iterator({ gte: logStart, lt: logEnd, fillCache: false, highWaterMarkBytes: logReadAheadBytes });
+    this.openIterators++;
+    try {
+      for (;;) {
+        const batch = await iterator.nextv(logReadBatchEntries);
+        if (batch.length === 0) break;
+        for (const [key, value] of batch) {
+          const problem = verifier.push(seqOfLogKey(key), value);
+          if (problem !== null) return problem;
+        }
+      }
+    } finally {
+      this.openIterators--;
+      await iterator.close();
+    }
+    return checkHead(verifier.result(), decodeHead(await this.db.get(headKey)));
+  }
+
+  /** Waits for queued writes to be durable, then closes the database. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.writer.settle();
+    this.writer.close();
+    await this.db.close();
+  }
+
+  private async commit(batch: Batch): Promise<void> {
+    const b = this.db.batch();
+    for (let i = 0; i < batch.records.length; i++) b.put(logKey(batch.firstSeq + i), batch.records[i] as string);
+    for (const [key, value] of batch.projections) {
+      if (value === undefined) b.del(projectionKey(key));
+      else b.put(projectionKey(key), value);
+    }
+    b.put(headKey, encodeHead(batch.head));
+    await b.write({ sync: true });
+    this.durable = batch.head;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new PloppyError('LOG_CLOSED', `the event log at ${this.location} is closed`);
+  }
+}
+
+interface LevelError {
+  code?: unknown;
+  cause?: { code?: unknown; message?: unknown };
+  message?: unknown;
+}
+
+/** Name the common failure (another process holds the LOCK) clearly; pass others through. */
+function openError(e: unknown, location: string): Error {
+  const err = e as LevelError;
+  if (err?.code === 'LEVEL_DATABASE_NOT_OPEN' && err.cause?.code === 'LEVEL_LOCKED') {
+    return new PloppyError(
+      'LOG_LOCKED',
+      `the event log at ${location} is in use by another process (its LOCK file is held); stop that ploppy process or use another --home`,
+      { path: location },
+    );
+  }
+  return e instanceof Error ? e : new Error(String(e));
+}
