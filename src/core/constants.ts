@@ -24,6 +24,22 @@ export const networkNameBytesMax = 128;
 export const addressBytesMax = 300;
 export const searchHopsMax = 4;
 export const searchResultsMax = 256;
+/** HEREIS carries a small JSON header (id, hash) before the raw block bytes. */
+export const hereisHeaderBytesMax = 1024;
+
+// --- network sessions and transport (src/net)
+/** A peer must complete TLS and send its HELLO within this time. */
+export const handshakeTimeoutMs = 10_000;
+/** A TCP connect that takes longer than this fails as PEER_UNREACHABLE. */
+export const dialTimeoutMs = 10_000;
+/** After end(), a socket that does not close by itself is destroyed after this. */
+export const sessionCloseTimeoutMs = 2_000;
+/** Block requests the sending side keeps queued beyond what the peer allows in flight. */
+export const wantQueueHashesMax = 4096;
+/** Redial backoff: the first delay, the cap, and the growth factor per failed attempt. */
+export const redialDelayMinMs = 250;
+export const redialDelayMaxMs = 30_000;
+export const redialBackoffFactor = 2;
 
 // --- cascades and discovery
 /** How long a message id is remembered for cascade suppression. */
