@@ -1,0 +1,163 @@
+/**
+ * A small pool of hash worker threads, so a large scan hashes on both cores
+ * while the event loop stays free for the network.
+ *
+ * Theory of operation
+ * - `hash(path, sizeHint)` queues a job. An idle worker takes a batch from the
+ *   head of the queue: up to hashBatchFilesMax files or hashBatchBytesMax bytes
+ *   (by the size the caller saw), so 20,000 small files cost a few hundred
+ *   messages, not 20,000, and a big file travels alone.
+ * - Workers run the TypeScript sources through tsx when ploppy runs from
+ *   source (a worker does not inherit the parent's loader), or the compiled
+ *   .js file otherwise.
+ * - A worker that fails to start or dies gives its batch back to the queue. With
+ *   no worker left, the pool hashes in the calling thread: slower, never stuck.
+ * - Idle workers are unref'd: a pool nobody closed does not keep the process up.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { hashBatchBytesMax, hashBatchFilesMax, hashReadBufferBytes, hashThreadsMax } from '../core/constants.js';
+import { ErrorCodes, PloppyError } from '../core/errors.js';
+import type { ErrorCode } from '../core/errors.js';
+import { hashFileAsync } from './hash-core.js';
+import type { FileDigest } from './hash-core.js';
+
+export type HashOutcome = { ok: true; digest: FileDigest } | { ok: false; code: string; message: string };
+export interface HashBatch { readonly batch: number; readonly paths: readonly string[] }
+export interface HashBatchResult { readonly batch: number; readonly results: readonly HashOutcome[] }
+
+interface Job {
+  readonly path: string;
+  readonly sizeHint: number;
+  readonly resolve: (d: FileDigest) => void;
+  readonly reject: (e: Error) => void;
+}
+
+interface Slot {
+  readonly worker: Worker;
+  alive: boolean;
+  inFlight: { batch: number; jobs: Job[] } | null;
+}
+
+/** Rebuild the worker's error: PloppyErrors keep their code, system errors their errno. */
+function errorOf(outcome: { code: string; message: string }): Error {
+  if ((ErrorCodes as readonly string[]).includes(outcome.code)) return new PloppyError(outcome.code as ErrorCode, outcome.message.replace(/^[A-Z_]+: /, ''));
+  return Object.assign(new Error(outcome.message), { code: outcome.code });
+}
+
+function spawnWorker(): Worker {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new Worker(new URL('./hash-worker.js', here));
+  const target = new URL('./hash-worker.ts', here).href;
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import { register } from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(target)});`;
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`));
+}
+
+export class HashPool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Job[] = [];
+  private nextBatch = 1;
+  private inThreadBusy = false;
+  private closed = false;
+
+  /** `threads` defaults to the cores available, at most hashThreadsMax; 0 hashes in the calling thread. */
+  constructor(threads = Math.min(hashThreadsMax, availableParallelism())) {
+    for (let i = 0; i < threads; i++) this.slots.push(this.startSlot());
+  }
+
+  get threads(): number {
+    return this.slots.filter((s) => s.alive).length;
+  }
+
+  /** Hash the regular file at absolute `path`; `sizeHint` (from lstat) only shapes batches. */
+  hash(path: string, sizeHint = 0): Promise<FileDigest> {
+    if (this.closed) return Promise.reject(new PloppyError('FS_ERROR', 'hash pool is closed'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ path, sizeHint, resolve, reject });
+      this.pump();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.queue.splice(0)) job.reject(new PloppyError('FS_ERROR', 'hash pool closed'));
+    await Promise.all(this.slots.map((s) => { s.alive = false; return s.worker.terminate(); }));
+  }
+
+  private startSlot(): Slot {
+    const worker = spawnWorker();
+    const slot: Slot = { worker, alive: true, inFlight: null };
+    worker.unref();
+    worker.on('message', (m: HashBatchResult | { ready: true }) => { if ('batch' in m) this.finished(slot, m); });
+    worker.on('error', () => this.lost(slot));
+    worker.on('exit', () => this.lost(slot));
+    return slot;
+  }
+
+  private pump(): void {
+    for (const slot of this.slots) {
+      if (this.queue.length === 0) return;
+      if (!slot.alive || slot.inFlight !== null) continue;
+      const jobs = this.takeBatch();
+      const batch = this.nextBatch++;
+      slot.inFlight = { batch, jobs };
+      slot.worker.ref();
+      const message: HashBatch = { batch, paths: jobs.map((j) => j.path) };
+      slot.worker.postMessage(message);
+    }
+    if (this.queue.length > 0 && this.threads === 0) void this.drainInThread();
+  }
+
+  private takeBatch(): Job[] {
+    const jobs: Job[] = [];
+    let bytes = 0;
+    while (this.queue.length > 0 && jobs.length < hashBatchFilesMax) {
+      const next = this.queue[0] as Job;
+      if (jobs.length > 0 && bytes + next.sizeHint > hashBatchBytesMax) break;
+      jobs.push(next);
+      bytes += next.sizeHint;
+      this.queue.shift();
+    }
+    return jobs;
+  }
+
+  private finished(slot: Slot, result: HashBatchResult): void {
+    const flight = slot.inFlight;
+    if (flight === null || flight.batch !== result.batch) return;
+    slot.inFlight = null;
+    slot.worker.unref();
+    flight.jobs.forEach((job, i) => {
+      const outcome = result.results[i];
+      if (outcome === undefined) job.reject(new PloppyError('FS_ERROR', `hash worker gave no result for ${job.path}`));
+      else if (outcome.ok) job.resolve(outcome.digest);
+      else job.reject(errorOf(outcome));
+    });
+    this.pump();
+  }
+
+  private lost(slot: Slot): void {
+    if (!slot.alive) return;
+    slot.alive = false;
+    if (slot.inFlight !== null) this.queue.unshift(...slot.inFlight.jobs);
+    slot.inFlight = null;
+    if (!this.closed) this.pump();
+  }
+
+  private async drainInThread(): Promise<void> {
+    if (this.inThreadBusy) return;
+    this.inThreadBusy = true;
+    const buffer = Buffer.allocUnsafe(hashReadBufferBytes);
+    try {
+      for (let job = this.queue.shift(); job !== undefined; job = this.queue.shift()) {
+        try {
+          job.resolve(await hashFileAsync(job.path, buffer));
+        } catch (e) {
+          job.reject(e instanceof Error ? e : new Error(String(e)));
+        }
+      }
+    } finally {
+      this.inThreadBusy = false;
+    }
+  }
+}
