@@ -1,0 +1,216 @@
+/**
+ * The applier's plumbing: the cache of open temporary files, the per-batch
+ * directory fsyncs, the comparison of what is on disk with what the engine
+ * expects, and the mapping of errors to effect results.
+ */
+import { lstat, open, readlink, readdir, rmdir, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import type { Stats } from 'node:fs';
+import path from 'node:path';
+import { AssertionError } from '../core/assert.js';
+import { PloppyError, isPloppyError } from '../core/errors.js';
+import type { EffectResult } from '../engine/types.js';
+import type { FileVersion } from '../events/version.js';
+import { isApplierTempName, ownerBits, sameMtime, typeOf } from './disk.js';
+import { errnoOf, isNotFound } from './folder.js';
+import type { FileDigest } from './hash-core.js';
+
+/** Read-write, created if missing, never truncated, never through a symlink planted at the name. */
+const tempOpenFlags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW;
+
+/** Temp files kept open between writeBlock calls (least recently used closed first). */
+export class OpenTemps {
+  private readonly handles = new Map<string, FileHandle>();
+
+  constructor(private readonly openMax: number) {}
+
+  /** The temp file at `native`, created (mode 0600) and sized to `sizeBytes` if needed. */
+  async get(native: string, sizeBytes: number): Promise<FileHandle> {
+    const cached = this.handles.get(native);
+    if (cached !== undefined) {
+      this.handles.delete(native);
+      this.handles.set(native, cached);
+      return cached;
+    }
+    const handle = await open(native, tempOpenFlags, 0o600);
+    try {
+      if ((await handle.stat()).size !== sizeBytes) await handle.truncate(sizeBytes);
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
+    this.handles.set(native, handle);
+    while (this.handles.size > this.openMax) {
+      const [oldest, h] = this.handles.entries().next().value as [string, FileHandle];
+      this.handles.delete(oldest);
+      await h.close();
+    }
+    return handle;
+  }
+
+  async close(native: string): Promise<void> {
+    const h = this.handles.get(native);
+    if (h === undefined) return;
+    this.handles.delete(native);
+    await h.close();
+  }
+
+  /** Close and delete a temp file (a failed write: nothing half-done stays behind). */
+  async discard(native: string): Promise<void> {
+    await this.close(native);
+    await unlink(native).catch(() => undefined);
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.handles.values()];
+    this.handles.clear();
+    await Promise.all(all.map((h) => h.close()));
+  }
+}
+
+/**
+ * Directory fsyncs for a batch of operations: each directory once, after all
+ * the renames in it, before any result is reported. An fsync failure fails
+ * every operation that touched that directory.
+ */
+export class DirectorySyncs {
+  private readonly dirs = new Map<string, number[]>();
+
+  add(dir: string, opIndex: number): void {
+    const list = this.dirs.get(dir);
+    if (list === undefined) this.dirs.set(dir, [opIndex]);
+    else if (list[list.length - 1] !== opIndex) list.push(opIndex);
+  }
+
+  /** Fsync every directory; returns the failures by operation index. */
+  async flush(): Promise<Map<number, EffectResult>> {
+    const failed = new Map<number, EffectResult>();
+    for (const [dir, indices] of this.dirs) {
+      try {
+        await fsyncDirectory(dir);
+      } catch (e) {
+        if (isNotFound(e)) continue; // removed later in the batch: nothing left to make durable
+        for (const i of indices) failed.set(i, failureOf(e));
+      }
+    }
+    this.dirs.clear();
+    return failed;
+  }
+}
+
+export async function fsyncDirectory(dir: string): Promise<void> {
+  const h = await open(dir, 'r');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
+}
+
+/** An effect failure from an error; assertion failures are bugs and propagate. */
+export function failureOf(e: unknown): EffectResult {
+  if (e instanceof AssertionError) throw e;
+  if (isPloppyError(e)) return { ok: false, code: e.code, message: e.message };
+  const errno = errnoOf(e);
+  const message = e instanceof Error ? e.message : String(e);
+  if (errno === 'ENOSPC' || errno === 'EDQUOT') return { ok: false, code: 'DISK_FULL', message };
+  return { ok: false, code: 'FS_ERROR', message };
+}
+
+export const isDiskFull = (e: unknown): boolean => errnoOf(e) === 'ENOSPC' || errnoOf(e) === 'EDQUOT';
+
+/** The engine's signal to rescan: code FS_ERROR, message containing 'changed on disk'. */
+export const changedOnDisk = (p: string, why: string): PloppyError =>
+  new PloppyError('FS_ERROR', `${p} changed on disk since it was scanned (${why}); not touched`);
+
+export async function lstatOrNull(native: string): Promise<Stats | null> {
+  try {
+    return await lstat(native);
+  } catch (e) {
+    if (isNotFound(e)) return null;
+    throw e;
+  }
+}
+
+/** Hashes a file for comparisons (the applier passes its pool or the in-thread hasher). */
+export type HashFile = (native: string, sizeBytes: number) => Promise<FileDigest>;
+
+/**
+ * Why what is on disk (`st`) is not `expected` (null or a tombstone: nothing),
+ * or null when it is. A file whose size matches but whose mtime does not is
+ * hashed: only a content or mode change counts as a change.
+ */
+export async function differs(native: string, st: Stats | null, expected: FileVersion | null, hash: HashFile): Promise<string | null> {
+  const exp = expected !== null && !expected.deleted ? expected : null;
+  if (exp === null) return st === null ? null : `a ${typeOf(st) ?? 'special file'} is there, none was expected`;
+  if (st === null) return `the ${exp.type} is gone`;
+  const type = typeOf(st);
+  if (type !== exp.type) return `it is a ${type ?? 'special file'}, a ${exp.type} was expected`;
+  return matches(native, st, exp, hash);
+}
+
+/** Whether the entry at `native` (of the right type) holds `v`'s content; null when it does. */
+export async function matches(native: string, st: Stats, v: FileVersion, hash: HashFile): Promise<string | null> {
+  if (typeOf(st) !== v.type) return `it is not a ${v.type}`;
+  if (v.type === 'directory') return null;
+  if (v.type === 'symlink') return (await readlink(native)) === v.target ? null : 'its target differs';
+  if (ownerBits(st.mode) !== v.mode) return 'its mode differs';
+  if (st.size !== v.size) return 'its size differs';
+  if (sameMtime(st.mtimeMs, v.mtimeMs)) return null;
+  const digest = await hash(native, st.size);
+  const same = digest.blocks.length === v.blocks.length && digest.blocks.every((h, i) => h === v.blocks[i]);
+  return same ? null : 'its content differs';
+}
+
+/**
+ * Whether `v` is already at `native`, judged without reading the file: type,
+ * mode, size and mtime (a commit that happened before a crash left exactly this).
+ */
+export async function alreadyInPlace(native: string, st: Stats, v: FileVersion): Promise<boolean> {
+  if (typeOf(st) !== v.type) return false;
+  if (v.type === 'symlink') return (await readlink(native)) === v.target;
+  if (v.type === 'directory') return ownerBits(st.mode) === v.mode;
+  return ownerBits(st.mode) === v.mode && st.size === v.size && sameMtime(st.mtimeMs, v.mtimeMs);
+}
+
+/**
+ * Remove a directory that should be empty. Stale temp files of ours inside do
+ * not count; anything else fails with DIR_NOT_EMPTY, and nothing is removed.
+ */
+export async function removeEmptyDirectory(native: string, p: string): Promise<void> {
+  try {
+    await rmdir(native);
+    return;
+  } catch (e) {
+    if (errnoOf(e) !== 'ENOTEMPTY' && errnoOf(e) !== 'EEXIST') throw e;
+  }
+  const names = await readdir(native);
+  const others = names.filter((n) => !isApplierTempName(n));
+  if (others.length > 0) {
+    throw new PloppyError('DIR_NOT_EMPTY', `${p} is a directory that still holds ${others.length} entries (${others.slice(0, 3).join(', ')}); not removed`);
+  }
+  for (const n of names) await unlink(path.join(native, n));
+  await rmdir(native);
+}
+
+/** Write all of `data` at `position` (a write may be short). */
+export async function writeFully(h: FileHandle, data: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < data.length) {
+    const { bytesWritten } = await h.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
+}
+
+/** Read exactly `length` bytes at `position`, or fewer at end of file. */
+export async function readFully(h: FileHandle, length: number, position: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length);
+  let done = 0;
+  while (done < length) {
+    const { bytesRead } = await h.read(buffer, done, length - done, position + done);
+    if (bytesRead === 0) break;
+    done += bytesRead;
+  }
+  return done === length ? buffer : buffer.subarray(0, done);
+}

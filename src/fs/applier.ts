@@ -1,0 +1,450 @@
+/**
+ * The applier: carries out the engine's file-system operations (FsOp) on the
+ * shared folder, and serves block reads for peers.
+ *
+ * Theory of operation
+ * - Content is assembled in a temp file beside its target,
+ *   `.ploppy-tmp-<hash8>-<basename>` (never synced or announced). Each block is
+ *   hashed before it is written: no block reaches disk unless its hash matches.
+ * - commitFile hashes the whole temp file again against version.blocks, sets
+ *   mode and mtime, fsyncs it, renames it into place and fsyncs the directory.
+ *   Permission bits: the owner's come from the version; group and other get
+ *   the owner's read and execute bits, never write (diskModeFor). Directories
+ *   get their mode but keep their own mtime (it changes with every entry).
+ * - Never overwrite blind: before replacing, removing or moving anything, what
+ *   is on disk is compared with `expect` (null: nothing). Type, mode and size
+ *   must match; a file whose mtime differs is hashed. On a mismatch nothing is
+ *   touched and the result is FS_ERROR "... changed on disk ...": the engine
+ *   rescans, then decides. An operation that finds its own result already in
+ *   place (a restart after the rename, before the log heard of it) succeeds.
+ * - Every path goes through SharedFolder.resolve (no escape, no symlinked
+ *   parent); ignored and temp-named paths are refused with PATH_IGNORED.
+ * - A full disk (ENOSPC) fails with DISK_FULL and removes the temp file; the
+ *   target is untouched.
+ * - `applyAll` runs a batch in order and fsyncs each touched directory once, at
+ *   the end, before it reports any result.
+ * - The WriteListener (the watcher) hears of every path the applier changes,
+ *   before and after, with the entry left behind, so the applier's own writes
+ *   are not reported back as local changes.
+ */
+import { chmod, lutimes, mkdir, open, readdir, readlink, rename, rm, symlink, unlink, utimes } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import path from 'node:path';
+import { assert } from '../core/assert.js';
+import { blockLength } from '../core/blocks.js';
+import { blockSizeMaxBytes, tempFilesOpenMax } from '../core/constants.js';
+import { PloppyError } from '../core/errors.js';
+import type { ErrorCode } from '../core/errors.js';
+import type { BlockHash } from '../core/ids.js';
+import type { SyncPath } from '../core/path.js';
+import type { EffectResult, FsOp } from '../engine/types.js';
+import type { FileVersion } from '../events/version.js';
+import {
+  alreadyInPlace, changedOnDisk, DirectorySyncs, differs, failureOf, isDiskFull, lstatOrNull, matches, OpenTemps,
+  readFully, removeEmptyDirectory, writeFully,
+} from './applier-support.js';
+import type { HashFile } from './applier-support.js';
+import { diskModeFor, isApplierTempName, isTempName, ownerBits, tempNameFor } from './disk.js';
+import type { DiskEntry } from './disk.js';
+import { basenameOf, isNotFound, SharedFolder } from './folder.js';
+import { hashFileAsync, sha256Hex } from './hash-core.js';
+import type { HashPool } from './hash-pool.js';
+import type { IgnoreRules } from './ignore.js';
+
+/** The operations the applier carries out (readBlock and rescan are the daemon's). */
+export type WriteOp = Exclude<FsOp, { op: 'readBlock' } | { op: 'rescan' }>;
+
+export type ReadBlockResult = { ok: true; data: Buffer } | { ok: false; code: ErrorCode; message: string };
+
+/** Told about every path the applier is about to change and what it left there. */
+export interface WriteListener {
+  writeStarted(path: SyncPath): void;
+  /** `entry`: what `path` holds now (null: nothing); undefined: unknown, the write failed midway. */
+  writeFinished(path: SyncPath, entry: DiskEntry | null | undefined): void;
+}
+
+export interface ApplierOptions {
+  readonly listener?: WriteListener;
+  /** Paths these rules ignore are refused (PATH_IGNORED). */
+  readonly ignore?: IgnoreRules;
+  /** Worker threads for verifying large files. */
+  readonly pool?: HashPool;
+}
+
+/** Files at least this large are verified on the pool's threads, when there is a pool. */
+const verifyOnPoolBytesMin = 1024 * 1024;
+
+interface Located {
+  readonly native: string;
+  readonly temp: string;
+}
+
+export class Applier {
+  private readonly temps = new OpenTemps(tempFilesOpenMax);
+  private readonly hashFile: HashFile;
+
+  private constructor(private readonly folder: SharedFolder, private readonly options: ApplierOptions) {
+    const pool = options.pool;
+    this.hashFile = (native, size) => (pool !== undefined && size >= verifyOnPoolBytesMin ? pool.hash(native, size) : hashFileAsync(native));
+  }
+
+  static async open(dir: string, options: ApplierOptions = {}): Promise<Applier> {
+    return new Applier(await SharedFolder.open(dir), options);
+  }
+
+  get root(): string {
+    return this.folder.root;
+  }
+
+  async apply(op: WriteOp): Promise<EffectResult> {
+    const [result] = await this.applyAll([op]);
+    assert(result !== undefined, 'one result per operation');
+    return result;
+  }
+
+  /** Run `ops` in order; results come back after the directories they touched are fsynced. */
+  async applyAll(ops: readonly WriteOp[]): Promise<EffectResult[]> {
+    const dirs = new DirectorySyncs();
+    const results: EffectResult[] = [];
+    for (let i = 0; i < ops.length; i++) {
+      try {
+        await this.run(ops[i] as WriteOp, dirs, i);
+        results.push({ ok: true });
+      } catch (e) {
+        results.push(failureOf(e));
+      }
+    }
+    const syncFailures = await dirs.flush();
+    return results.map((r, i) => syncFailures.get(i) ?? r);
+  }
+
+  async close(): Promise<void> {
+    await this.temps.closeAll();
+  }
+
+  private async run(op: WriteOp, dirs: DirectorySyncs, i: number): Promise<void> {
+    switch (op.op) {
+      case 'writeBlock':
+        return this.writeBlocks(op.path, op.version, op.indices, op.hash, op.data, dirs, i);
+      case 'copyBlock':
+        return this.copyBlocks(op, dirs, i);
+      case 'commitFile':
+        return this.commitFile(op.path, op.version, op.expect, dirs, i);
+      case 'makeDirectory':
+        return this.makeDirectory(op.path, op.version, op.expect, dirs, i);
+      case 'makeSymlink':
+        return this.makeSymlink(op.path, op.version, op.expect, dirs, i);
+      case 'remove':
+        return this.remove(op.path, op.expect, dirs, i);
+      case 'move':
+        return this.move(op.from, op.to, op.version, op.expect, dirs, i);
+    }
+  }
+
+  // ---------------------------------------------------------------- paths
+
+  /** The native path of `p`, refusing escapes, ignored paths and temp names. */
+  private async resolve(p: SyncPath, isDirectory: boolean): Promise<string> {
+    const native = await this.folder.resolve(p);
+    if (isTempName(basenameOf(p)) || this.options.ignore?.ignores(p, isDirectory) === true) {
+      throw new PloppyError('PATH_IGNORED', `${p} is ignored here (.ploppyignore or a temp-file name)`);
+    }
+    return native;
+  }
+
+  private async locate(p: SyncPath, version: FileVersion): Promise<Located> {
+    const native = await this.resolve(p, version.type === 'directory');
+    return { native, temp: path.join(path.dirname(native), tempNameFor(basenameOf(p), version)) };
+  }
+
+  /** Create missing parent directories (0755); each new entry's directory is fsynced with the batch. */
+  private async ensureParent(native: string, dirs: DirectorySyncs, i: number): Promise<void> {
+    const parent = path.dirname(native);
+    const first = await mkdir(parent, { recursive: true, mode: 0o755 });
+    if (first === undefined) return;
+    for (let d = parent; d.length >= first.length; d = path.dirname(d)) dirs.add(path.dirname(d), i);
+  }
+
+  // ---------------------------------------------------------------- blocks
+
+  private async writeBlocks(
+    p: SyncPath, version: FileVersion, indices: readonly number[], hash: BlockHash, data: Uint8Array,
+    dirs: DirectorySyncs, i: number,
+  ): Promise<void> {
+    if (sha256Hex(data) !== hash) throw new PloppyError('BLOCK_HASH_MISMATCH', `block ${hash.slice(0, 12)} for ${p}: the bytes do not match their hash`);
+    assert(version.type === 'file' && !version.deleted, 'blocks belong to a live file version');
+    for (const index of indices) {
+      assert(version.blocks[index] === hash, `block ${index} of ${p} is not ${hash}`);
+      assert(blockLength(version.size, version.blockSizeBytes, index) === data.length, `block ${index} of ${p} has the wrong length`);
+    }
+    const { temp, native } = await this.locate(p, version);
+    await this.ensureParent(native, dirs, i);
+    try {
+      const handle = await this.temps.get(temp, version.size);
+      for (const index of indices) await writeFully(handle, data, index * version.blockSizeBytes);
+    } catch (e) {
+      if (!isDiskFull(e)) throw e;
+      await this.temps.discard(temp);
+      throw new PloppyError('DISK_FULL', `disk full writing ${p}; its temporary file was removed, the file itself is untouched`);
+    }
+  }
+
+  private async copyBlocks(op: Extract<WriteOp, { op: 'copyBlock' }>, dirs: DirectorySyncs, i: number): Promise<void> {
+    assert(op.length <= blockSizeMaxBytes, 'a block is at most blockSizeMaxBytes');
+    const source = await this.resolve(op.fromPath, false);
+    let data: Buffer;
+    try {
+      const handle = await open(source, constants.O_RDONLY | constants.O_NOFOLLOW);
+      try {
+        data = await readFully(handle, op.length, op.fromOffset);
+      } finally {
+        await handle.close();
+      }
+    } catch (e) {
+      if (isNotFound(e)) throw changedOnDisk(op.fromPath, 'it is gone');
+      throw e;
+    }
+    if (data.length !== op.length || sha256Hex(data) !== op.hash) throw changedOnDisk(op.fromPath, `block ${op.hash.slice(0, 12)} is no longer at offset ${op.fromOffset}`);
+    await this.writeBlocks(op.path, op.version, op.indices, op.hash, data, dirs, i);
+  }
+
+  /** Read a block for a peer; the bytes are returned only when they still match `hash`. */
+  async readBlock(p: SyncPath, offset: number, length: number, hash: BlockHash): Promise<ReadBlockResult> {
+    try {
+      assert(Number.isSafeInteger(offset) && offset >= 0 && length > 0 && length <= blockSizeMaxBytes, 'block range');
+      const native = await this.resolve(p, false);
+      const handle = await open(native, constants.O_RDONLY | constants.O_NOFOLLOW);
+      let data: Buffer;
+      try {
+        data = await readFully(handle, length, offset);
+      } finally {
+        await handle.close();
+      }
+      if (data.length !== length || sha256Hex(data) !== hash) throw changedOnDisk(p, `block ${hash.slice(0, 12)} is no longer at offset ${offset}`);
+      return { ok: true, data };
+    } catch (e) {
+      const failure = failureOf(isNotFound(e) ? changedOnDisk(p, 'it is gone') : e);
+      assert(!failure.ok);
+      return failure;
+    }
+  }
+
+  // ---------------------------------------------------------------- files
+
+  private async commitFile(p: SyncPath, version: FileVersion, expect: FileVersion | null, dirs: DirectorySyncs, i: number): Promise<void> {
+    assert(version.type === 'file' && !version.deleted, 'commitFile takes a live file version');
+    const { native, temp } = await this.locate(p, version);
+    await this.temps.close(temp);
+    const current = await lstatOrNull(native);
+    if (current !== null && (await alreadyInPlace(native, current, version))) {
+      await rm(temp, { force: true });
+      return; // already in place
+    }
+    if (version.size === 0) {
+      await this.ensureParent(native, dirs, i);
+      await (await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600)).close();
+    }
+    await this.verifyTemp(p, temp, version);
+    const why = await differs(native, current, expect, this.hashFile);
+    if (why !== null) throw changedOnDisk(p, why);
+    if (current?.isDirectory() === true) await removeEmptyDirectory(native, p);
+    let entry: DiskEntry;
+    try {
+      entry = await this.finishTemp(p, temp, version);
+    } catch (e) {
+      if (!isDiskFull(e)) throw e;
+      await rm(temp, { force: true });
+      throw new PloppyError('DISK_FULL', `disk full committing ${p}; its temporary file was removed, the file itself is untouched`);
+    }
+    await this.replace(p, temp, native, entry);
+    dirs.add(path.dirname(native), i);
+  }
+
+  /** Every block of the temp file must hash to version.blocks. */
+  private async verifyTemp(p: SyncPath, temp: string, version: FileVersion): Promise<void> {
+    let blocks: readonly BlockHash[];
+    try {
+      blocks = (await this.hashFile(temp, version.size)).blocks;
+    } catch (e) {
+      if (isNotFound(e)) throw new PloppyError('FS_ERROR', `${p}: no temporary file to commit (no blocks were written)`);
+      throw e;
+    }
+    const bad = version.blocks.filter((h, j) => blocks[j] !== h).length + Math.max(0, blocks.length - version.blocks.length);
+    if (bad > 0) throw new PloppyError('BLOCK_HASH_MISMATCH', `${p}: ${bad} of ${version.blocks.length} blocks do not match; the temporary file is kept`);
+  }
+
+  /** Mode, mtime, fsync: the temp file becomes exactly the version, durably. */
+  private async finishTemp(p: SyncPath, temp: string, version: FileVersion): Promise<DiskEntry> {
+    const handle = await open(temp, constants.O_RDWR | constants.O_NOFOLLOW);
+    try {
+      await handle.chmod(diskModeFor(version.mode));
+      await handle.utimes(new Date(), version.mtimeMs / 1000);
+      await handle.sync();
+      const st = await handle.stat();
+      return { path: p, type: 'file', mode: version.mode, size: st.size, mtimeMs: st.mtimeMs, blockSizeBytes: version.blockSizeBytes, blocks: version.blocks, ino: st.ino };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /** Rename `from` over `native`, with the listener told before and after. */
+  private async replace(p: SyncPath, from: string, native: string, entry: DiskEntry): Promise<void> {
+    this.options.listener?.writeStarted(p);
+    let left: DiskEntry | undefined;
+    try {
+      await rename(from, native);
+      left = entry;
+    } finally {
+      this.options.listener?.writeFinished(p, left);
+    }
+  }
+
+  // ---------------------------------------------------------------- directories, symlinks, removal
+
+  private async makeDirectory(p: SyncPath, version: FileVersion, expect: FileVersion | null, dirs: DirectorySyncs, i: number): Promise<void> {
+    assert(version.type === 'directory' && !version.deleted, 'makeDirectory takes a live directory version');
+    const native = await this.resolve(p, true);
+    const current = await lstatOrNull(native);
+    const entryOf = (ino: number, mtimeMs: number): DiskEntry => ({ path: p, type: 'directory', mode: version.mode, size: 0, mtimeMs, blockSizeBytes: version.blockSizeBytes, blocks: [], ino });
+    if (current?.isDirectory() === true) {
+      if (ownerBits(current.mode) === version.mode) return;
+      await this.listened(p, async () => {
+        await chmod(native, diskModeFor(version.mode));
+        return entryOf(current.ino, current.mtimeMs);
+      });
+      return;
+    }
+    if (current !== null) {
+      const why = await differs(native, current, expect, this.hashFile);
+      if (why !== null) throw changedOnDisk(p, why);
+    }
+    await this.ensureParent(native, dirs, i);
+    await this.listened(p, async () => {
+      if (current !== null) await unlink(native);
+      await mkdir(native, { mode: 0o700 });
+      await chmod(native, diskModeFor(version.mode));
+      const st = await lstatOrNull(native);
+      assert(st !== null, 'the directory just made exists');
+      return entryOf(st.ino, st.mtimeMs);
+    });
+    dirs.add(path.dirname(native), i);
+  }
+
+  private async makeSymlink(p: SyncPath, version: FileVersion, expect: FileVersion | null, dirs: DirectorySyncs, i: number): Promise<void> {
+    assert(version.type === 'symlink' && !version.deleted && typeof version.target === 'string', 'makeSymlink takes a live symlink version with a target');
+    const target = version.target;
+    const { native, temp } = await this.locate(p, version);
+    const current = await lstatOrNull(native);
+    if (current?.isSymbolicLink() === true && (await readlink(native)) === target) return;
+    const why = await differs(native, current, expect, this.hashFile);
+    if (why !== null) throw changedOnDisk(p, why);
+    if (current?.isDirectory() === true) await removeEmptyDirectory(native, p);
+    await this.ensureParent(native, dirs, i);
+    await rm(temp, { force: true });
+    await symlink(target, temp);
+    await lutimes(temp, new Date(), version.mtimeMs / 1000);
+    const st = await lstatOrNull(temp);
+    assert(st !== null, 'the symlink just made exists');
+    const entry: DiskEntry = { path: p, type: 'symlink', mode: ownerBits(st.mode), size: 0, mtimeMs: st.mtimeMs, blockSizeBytes: version.blockSizeBytes, blocks: [], target, ino: st.ino };
+    await this.replace(p, temp, native, entry);
+    dirs.add(path.dirname(native), i);
+  }
+
+  private async remove(p: SyncPath, expect: FileVersion | null, dirs: DirectorySyncs, i: number): Promise<void> {
+    const native = await this.resolve(p, expect?.type === 'directory');
+    const current = await lstatOrNull(native);
+    if (current === null) return; // already gone
+    const why = await differs(native, current, expect, this.hashFile);
+    if (why !== null) throw changedOnDisk(p, why);
+    await this.listened(p, async () => {
+      if (current.isDirectory()) await removeEmptyDirectory(native, p);
+      else await unlink(native);
+      return null;
+    });
+    dirs.add(path.dirname(native), i);
+  }
+
+  /**
+   * Move what is at `from` (it must match `expect`) to `to` (where nothing may
+   * be), giving it `version`'s mode and mtime. Done already (from gone, `to`
+   * holding `version`) counts as success: a moved directory takes its children.
+   */
+  private async move(from: SyncPath, to: SyncPath, version: FileVersion, expect: FileVersion | null, dirs: DirectorySyncs, i: number): Promise<void> {
+    assert(!version.deleted, 'move takes the live version that ends up at `to`');
+    const isDirectory = version.type === 'directory';
+    const fromNative = await this.resolve(from, isDirectory);
+    const toNative = await this.resolve(to, isDirectory);
+    const [fromSt, toSt] = await Promise.all([lstatOrNull(fromNative), lstatOrNull(toNative)]);
+    if (fromSt === null) {
+      if (toSt !== null && (await matches(toNative, toSt, version, this.hashFile)) === null) return;
+      throw changedOnDisk(from, 'it is gone');
+    }
+    const why = await differs(fromNative, fromSt, expect, this.hashFile);
+    if (why !== null) throw changedOnDisk(from, why);
+    if (toSt !== null) throw changedOnDisk(to, 'something is already there');
+    await this.ensureParent(toNative, dirs, i);
+    if (version.type !== 'symlink' && ownerBits(fromSt.mode) !== version.mode) await chmod(fromNative, diskModeFor(version.mode));
+    if (version.type === 'file') await utimes(fromNative, new Date(), version.mtimeMs / 1000);
+    const st = await lstatOrNull(fromNative);
+    assert(st !== null, 'the entry being moved exists');
+    const target = version.type === 'symlink' ? await readlink(fromNative) : undefined;
+    const base = { path: to, type: version.type, mode: ownerBits(st.mode), size: version.type === 'file' ? st.size : 0, mtimeMs: st.mtimeMs, blockSizeBytes: version.blockSizeBytes, blocks: version.blocks, ino: st.ino };
+    const entry: DiskEntry = target === undefined ? base : { ...base, target };
+    this.options.listener?.writeStarted(from);
+    this.options.listener?.writeStarted(to);
+    let moved = false;
+    try {
+      await rename(fromNative, toNative);
+      moved = true;
+    } finally {
+      this.options.listener?.writeFinished(from, moved ? null : undefined);
+      this.options.listener?.writeFinished(to, moved ? entry : undefined);
+    }
+    dirs.add(path.dirname(fromNative), i);
+    dirs.add(path.dirname(toNative), i);
+  }
+
+  /** Run `change` with the listener told before and after. */
+  private async listened(p: SyncPath, change: () => Promise<DiskEntry | null>): Promise<void> {
+    this.options.listener?.writeStarted(p);
+    let left: DiskEntry | null | undefined;
+    try {
+      left = await change();
+    } finally {
+      this.options.listener?.writeFinished(p, left);
+    }
+  }
+
+  // ---------------------------------------------------------------- housekeeping
+
+  /**
+   * Remove the applier's temp files left by an earlier run (walks the folder,
+   * never through symlinks). `keep` spares the temp files of transfers the
+   * caller means to resume. Returns how many were removed.
+   */
+  async removeStaleTempFiles(keep: (native: string) => boolean = () => false): Promise<number> {
+    await this.temps.closeAll();
+    let removed = 0;
+    const visit = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        if (isNotFound(e)) return;
+        throw e;
+      }
+      for (const entry of entries) {
+        const native = path.join(dir, entry.name);
+        if (isApplierTempName(entry.name) && !entry.isDirectory()) {
+          if (keep(native)) continue;
+          await unlink(native).catch((e: unknown) => { if (!isNotFound(e)) throw e; });
+          removed++;
+        } else if (entry.isDirectory()) {
+          await visit(native);
+        }
+      }
+    };
+    await visit(this.folder.root);
+    return removed;
+  }
+}

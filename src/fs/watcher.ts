@@ -1,0 +1,315 @@
+/**
+ * The watcher: turns chokidar's file events into the engine's LocalChanges.
+ *
+ * Theory of operation
+ * - Events only mark paths dirty. After watchDebounceMs of quiet (and at least
+ *   every watchDebounceMaxMs under continuous activity) the dirty paths are
+ *   looked at as they are *now* (lstat), so a burst of events on one path is
+ *   one report, and the order of chokidar's events does not matter.
+ * - `known` is what the engine has been told is on disk (seeded from the scan).
+ *   A path whose stat matches its known entry is not reported: that is how the
+ *   applier's own writes stay silent. The applier brackets each write with
+ *   writeStarted/writeFinished; events on a path being written are held until
+ *   it finishes, then compared with the entry the applier left.
+ * - Renames: a known path that vanished and a path that appeared in the same
+ *   batch with the same inode, type, size and mtime are one move; failing that,
+ *   a new file with exactly the blocks of a vanished one is a move too. A
+ *   move whose mode changed on the way is followed by a change.
+ * - Order of a report: creations and moves by target path (parents first),
+ *   then deletions (children first).
+ * - When the watcher cannot keep up (too many pending paths), chokidar fails,
+ *   or the ignore rules change, it asks for a full rescan instead of guessing.
+ */
+import type { Stats } from 'node:fs';
+import path from 'node:path';
+import { watch } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
+import { ignoreFileName, watchDebounceMaxMs, watchDebounceMs, watchPendingPathsMax } from '../core/constants.js';
+import { isPloppyError } from '../core/errors.js';
+import { toSyncPath } from '../core/path.js';
+import type { SyncPath } from '../core/path.js';
+import type { LocalChange } from '../engine/types.js';
+import { lstatOrNull } from './applier-support.js';
+import type { WriteListener } from './applier.js';
+import { isTempName, observationOf, ownerBits, sameContent, sameMtime, typeOf } from './disk.js';
+import type { DiskEntry } from './disk.js';
+import { basenameOf, parentPath, SharedFolder } from './folder.js';
+import type { HashPool } from './hash-pool.js';
+import type { IgnoreRules } from './ignore.js';
+import { observe } from './scanner.js';
+
+export interface WatcherOptions {
+  readonly ignore: IgnoreRules;
+  /** What is on disk as the engine knows it (ScanResult.entries). A vanished path not in it is not reported. */
+  readonly known: ReadonlyMap<string, DiskEntry>;
+  readonly pool?: HashPool;
+  /** A batch of changes, and the entries they leave on disk (null: gone) for the caller's inode map. */
+  readonly onChanges: (changes: LocalChange[], entries: ReadonlyMap<SyncPath, DiskEntry | null>) => void;
+  readonly onRescanNeeded: (reason: string) => void;
+  readonly debounceMs?: number;
+}
+
+interface Seen {
+  readonly path: SyncPath;
+  readonly native: string;
+  readonly st: Stats;
+}
+
+interface Move {
+  readonly from: DiskEntry;
+  readonly to: DiskEntry;
+}
+
+export class Watcher implements WriteListener {
+  private readonly known: Map<string, DiskEntry>;
+  private readonly pending = new Map<SyncPath, string>();
+  private readonly held = new Map<SyncPath, number>();
+  private chokidar: FSWatcher | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private firstPendingAtMs = 0;
+  private flushing: Promise<void> | null = null;
+  private closed = false;
+
+  private constructor(private readonly folder: SharedFolder, private readonly options: WatcherOptions) {
+    this.known = new Map(options.known);
+  }
+
+  /** Start watching `dir`; resolves once chokidar has read the tree. */
+  static async start(dir: string, options: WatcherOptions): Promise<Watcher> {
+    const w = new Watcher(await SharedFolder.open(dir), options);
+    await w.startChokidar();
+    return w;
+  }
+
+  writeStarted(p: SyncPath): void {
+    this.held.set(p, (this.held.get(p) ?? 0) + 1);
+  }
+
+  writeFinished(p: SyncPath, entry: DiskEntry | null | undefined): void {
+    if (entry === null) this.known.delete(p);
+    else if (entry !== undefined) this.known.set(p, entry);
+    const n = (this.held.get(p) ?? 1) - 1;
+    if (n > 0) this.held.set(p, n);
+    else this.held.delete(p);
+    if (n <= 0 && this.pending.has(p)) this.schedule();
+  }
+
+  /** Resolves when nothing is pending or being processed (held paths aside). */
+  async settled(): Promise<void> {
+    while (this.flushing !== null || this.timer !== null) {
+      if (this.flushing !== null) await this.flushing;
+      else await new Promise((r) => setTimeout(r, this.debounceMs));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.pending.clear();
+    await this.chokidar?.close();
+    this.chokidar = null;
+    if (this.flushing !== null) await this.flushing;
+  }
+
+  private get debounceMs(): number {
+    return this.options.debounceMs ?? watchDebounceMs;
+  }
+
+  // ---------------------------------------------------------------- chokidar
+
+  private async startChokidar(): Promise<void> {
+    const root = this.folder.root;
+    const w = watch(root, {
+      ignoreInitial: true, followSymlinks: false, atomic: false, alwaysStat: false, persistent: true,
+      ignored: (native: string, stats?: Stats) => this.ignoredByChokidar(native, stats),
+    });
+    this.chokidar = w;
+    for (const event of ['add', 'addDir', 'change', 'unlink'] as const) w.on(event, (native: string) => this.noted(native));
+    w.on('unlinkDir', (native: string) => {
+      if (native === root) this.options.onRescanNeeded('the shared folder itself was removed');
+      else this.noted(native);
+    });
+    w.on('error', (e: unknown) => this.options.onRescanNeeded(`watcher error: ${e instanceof Error ? e.message : String(e)}`));
+    await new Promise<void>((resolve) => w.once('ready', () => resolve()));
+  }
+
+  private async restartChokidar(): Promise<void> {
+    const old = this.chokidar;
+    this.chokidar = null;
+    await old?.close();
+    if (!this.closed) await this.startChokidar();
+  }
+
+  private ignoredByChokidar(native: string, stats?: Stats): boolean {
+    const p = this.syncPathOf(native);
+    if (p === '') return false;
+    if (p === null) return true;
+    return this.options.ignore.ignores(p, stats?.isDirectory() ?? false);
+  }
+
+  /** '' for the root, null for what can never be synced. */
+  private syncPathOf(native: string): SyncPath | '' | null {
+    const rel = path.relative(this.folder.root, native);
+    if (rel === '') return '';
+    if (rel.startsWith('..') || path.isAbsolute(rel) || isTempName(path.basename(native))) return null;
+    try {
+      return toSyncPath(rel);
+    } catch {
+      return null;
+    }
+  }
+
+  private noted(native: string): void {
+    const p = this.syncPathOf(native);
+    if (p === '' || p === null || this.closed) return;
+    this.pending.set(p, native);
+    if (this.pending.size > watchPendingPathsMax) {
+      this.pending.clear();
+      this.options.onRescanNeeded(`more than ${watchPendingPathsMax} paths changed at once`);
+      return;
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    const nowMs = performance.now();
+    if (this.timer === null) this.firstPendingAtMs = nowMs;
+    else clearTimeout(this.timer);
+    const delayMs = Math.max(0, Math.min(this.debounceMs, this.firstPendingAtMs + watchDebounceMaxMs - nowMs));
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.flush();
+    }, delayMs);
+  }
+
+  // ---------------------------------------------------------------- a batch
+
+  private flush(): Promise<void> {
+    if (this.flushing !== null) return this.flushing.then(() => this.flush());
+    const batch = [...this.pending].filter(([p]) => !this.held.has(p));
+    for (const [p] of batch) this.pending.delete(p);
+    if (batch.length === 0) return Promise.resolve();
+    this.flushing = this.process(batch)
+      .catch((e: unknown) => this.options.onRescanNeeded(`watcher failed: ${e instanceof Error ? e.message : String(e)}`))
+      .finally(() => { this.flushing = null; });
+    return this.flushing;
+  }
+
+  private async process(batch: [SyncPath, string][]): Promise<void> {
+    const rulesChanged = batch.filter(([p]) => basenameOf(p) === ignoreFileName);
+    for (const [p, native] of rulesChanged) await this.options.ignore.reload(path.dirname(native), parentPath(p));
+    const stats = await Promise.all(batch.map(([, native]) => lstatOrNull(native)));
+    const gone: DiskEntry[] = [];
+    const present: Seen[] = [];
+    batch.forEach(([p, native], i) => {
+      const st = stats[i] ?? null;
+      const type = st === null ? null : typeOf(st);
+      const k = this.known.get(p);
+      if (st === null || type === null) {
+        if (k !== undefined) gone.push(k);
+      } else if (!this.options.ignore.ignores(p, type === 'directory') && !(k !== undefined && unchangedOnDisk(k, st))) {
+        present.push({ path: p, native, st });
+      }
+    });
+    const { moves, rest } = movesByInode(gone, present);
+    const observed = await this.observeAll(rest);
+    const contentMoves = movesByContent(gone, observed, moves, this.known);
+    this.report([...moves, ...contentMoves], observed, gone);
+    if (rulesChanged.length > 0 && !this.closed) {
+      await this.restartChokidar();
+      this.options.onRescanNeeded('.ploppyignore changed');
+    }
+    if (this.pending.size > 0) this.schedule();
+  }
+
+  /** Entries for new or changed paths; a file caught mid-write is looked at again later. */
+  private async observeAll(seen: Seen[]): Promise<DiskEntry[]> {
+    const out = await Promise.all(seen.map(async (s) => {
+      try {
+        return await observe(s.path, s.native, this.options.pool);
+      } catch (e) {
+        if (isPloppyError(e, 'FS_ERROR')) this.pending.set(s.path, s.native);
+        return null;
+      }
+    }));
+    return out.filter((e): e is DiskEntry => e !== null);
+  }
+
+  private report(moves: Move[], observed: DiskEntry[], gone: DiskEntry[]): void {
+    const movedTo = new Set(moves.map((m) => m.to.path));
+    const movedFrom = new Set(moves.map((m) => m.from.path));
+    const creations: { at: string; change: LocalChange }[] = [];
+    const entries = new Map<SyncPath, DiskEntry | null>();
+    for (const m of moves) {
+      creations.push({ at: m.to.path, change: { kind: 'moved', from: m.from.path, to: m.to.path } });
+      if (!sameContent(m.from, m.to)) creations.push({ at: `${m.to.path}\0`, change: { kind: 'changed', observation: observationOf(m.to) } });
+      this.known.delete(m.from.path);
+      this.known.set(m.to.path, m.to);
+      entries.set(m.from.path, null);
+      entries.set(m.to.path, m.to);
+    }
+    for (const e of observed) {
+      if (movedTo.has(e.path)) continue;
+      creations.push({ at: e.path, change: { kind: 'changed', observation: observationOf(e) } });
+      this.known.set(e.path, e);
+      entries.set(e.path, e);
+    }
+    const deletions = gone.filter((g) => !movedFrom.has(g.path) && !entries.has(g.path)).map((g) => g.path).sort().reverse();
+    for (const p of deletions) {
+      this.known.delete(p);
+      entries.set(p, null);
+    }
+    creations.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+    const changes = [...creations.map((c) => c.change), ...deletions.map((p): LocalChange => ({ kind: 'deleted', path: p }))];
+    if (changes.length > 0 && !this.closed) this.options.onChanges(changes, entries);
+  }
+}
+
+/** Stat-level equality with what the engine knows (directories: only the mode syncs). */
+function unchangedOnDisk(k: DiskEntry, st: Stats): boolean {
+  const type = typeOf(st);
+  if (type !== k.type || ownerBits(st.mode) !== k.mode) return false;
+  if (type === 'directory') return true;
+  if (type === 'symlink') return st.ino === k.ino && sameMtime(st.mtimeMs, k.mtimeMs);
+  return st.ino === k.ino && st.size === k.size && sameMtime(st.mtimeMs, k.mtimeMs);
+}
+
+/** A vanished entry and an appeared one with the same inode, type, size and mtime: one rename. */
+function movesByInode(gone: DiskEntry[], present: Seen[]): { moves: Move[]; rest: Seen[] } {
+  const byInode = new Map(gone.map((g) => [g.ino, g]));
+  const moves: Move[] = [];
+  const rest: Seen[] = [];
+  for (const s of present) {
+    const g = byInode.get(s.st.ino);
+    const type = typeOf(s.st);
+    const same = g !== undefined && g.type === type &&
+      (type === 'directory' || (sameMtime(g.mtimeMs, s.st.mtimeMs) && (type === 'symlink' || g.size === s.st.size)));
+    if (g === undefined || !same) {
+      rest.push(s);
+      continue;
+    }
+    byInode.delete(s.st.ino);
+    moves.push({ from: g, to: { ...g, path: s.path, mode: ownerBits(s.st.mode), mtimeMs: s.st.mtimeMs, ino: s.st.ino } });
+  }
+  return { moves, rest };
+}
+
+/** A new file whose blocks equal a vanished file's (a copy-then-delete rename). */
+function movesByContent(gone: DiskEntry[], observed: DiskEntry[], inodeMoves: Move[], known: ReadonlyMap<string, DiskEntry>): Move[] {
+  const taken = new Set(inodeMoves.map((m) => m.from.path));
+  const byContent = new Map<string, DiskEntry>();
+  for (const g of gone) if (g.type === 'file' && g.size > 0 && !taken.has(g.path)) byContent.set(`${g.size}:${g.blocks.join(',')}`, g);
+  const moves: Move[] = [];
+  for (const e of observed) {
+    if (e.type !== 'file' || known.has(e.path)) continue;
+    const key = `${e.size}:${e.blocks.join(',')}`;
+    const g = byContent.get(key);
+    if (g === undefined) continue;
+    byContent.delete(key);
+    moves.push({ from: g, to: e });
+  }
+  return moves;
+}
+
