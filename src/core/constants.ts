@@ -30,6 +30,10 @@ export const hereisHeaderBytesMax = 1024;
 // --- network sessions and transport (src/net)
 /** A peer must complete TLS and send its HELLO within this time. */
 export const handshakeTimeoutMs = 10_000;
+/** Until its HELLO is accepted a peer may send only small frames (a HELLO is ~200 bytes). */
+export const handshakeFrameBytesMax = 4096;
+/** Connections the listener holds at once, handshaking or not; more are closed as soon as accepted. */
+export const inboundConnectionsMax = 256;
 /** A TCP connect that takes longer than this fails as PEER_UNREACHABLE. */
 export const dialTimeoutMs = 10_000;
 /** After end(), a socket that does not close by itself is destroyed after this. */
@@ -76,8 +80,8 @@ export const hashBatchBytesMax = 32 * 1024 * 1024;
 export const hashInThreadBytesMax = 1024 * 1024;
 /** Parallel lstat calls while walking one directory. */
 export const statConcurrencyMax = 64;
-/** Two mtimes closer than this are equal: utimes() rounds through a double of seconds. */
-export const mtimeSlackMs = 0.001;
+/** Two mtimes closer than this are equal: utimes() goes through seconds as a double and microseconds. */
+export const mtimeSlackMs = 0.01;
 /** Quiet time after the last file event before the watcher reports a batch. */
 export const watchDebounceMs = 75;
 /** Under continuous activity the watcher still reports at least this often. */

@@ -59,7 +59,15 @@ export class FrameDecoder {
   private partsBytes = 0;
   private failure: PloppyError | null = null;
 
-  /** Bytes held for the frame being received (at most frameBytesMax). */
+  /**
+   * The largest frame accepted, frameBytesMax unless lowered (the session
+   * lowers it until the handshake is done). Applies from the next frame header.
+   */
+  constructor(public frameLimitBytes: number = frameBytesMax) {
+    assert(frameLimitBytes >= 0 && frameLimitBytes <= frameBytesMax, 'a frame limit within frameBytesMax');
+  }
+
+  /** Bytes held for the frame being received (at most the frame limit). */
   get bufferedBytes(): number {
     return this.partsBytes;
   }
@@ -132,7 +140,9 @@ export class FrameDecoder {
     if (this.lengthDigits >= lengthDigitsMax) overLimit(`${this.command}: length has more than ${lengthDigitsMax} digits`);
     this.length = this.length * 10 + (byte - digitZero);
     this.lengthDigits += 1;
-    if (this.length > frameBytesMax) overLimit(`${this.command}: frame of ${this.length}+ bytes, the limit is ${frameBytesMax}`);
+    if (this.length > this.frameLimitBytes) {
+      overLimit(`${this.command}: frame of ${this.length}+ bytes, the limit is ${this.frameLimitBytes}`);
+    }
   }
 
   private takeFrame(): Frame {

@@ -7,7 +7,10 @@
  *         │                                        │
  *         └────────── anything the peer must not send ──────────▶ error
  *
- * Both sides send HELLO as soon as the connection is up, without waiting. A
+ * Both sides send HELLO as soon as the connection is up, without waiting.
+ * Until the peer's HELLO is accepted, frames are limited to
+ * handshakeFrameBytesMax, so an unauthenticated connection cannot make us
+ * buffer a 16 MiB frame. A
  * session becomes 'ready' only when the peer's HELLO names our network (and,
  * when both sides know it, the same network id) and is not from ourselves;
  * only then does it emit 'ready' and, after that, 'message'. 'closed' and
@@ -37,6 +40,8 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { assert } from '../core/assert.js';
 import {
+  frameBytesMax,
+  handshakeFrameBytesMax,
   handshakeTimeoutMs,
   hashesPerWantMax,
   outstandingRequestsPerPeerMax,
@@ -82,6 +87,8 @@ export interface SessionOptions {
   /** How messages name the peer: the dialled address, or the connection's ip:port. */
   readonly remoteLabel: string;
   readonly secure: boolean;
+  /** Default handshakeTimeoutMs; tests lower it. */
+  readonly handshakeTimeoutMs?: number;
 }
 
 const tlsRecordHandshake = 0x16;
@@ -101,7 +108,7 @@ export class Session extends EventEmitter<SessionEvents> {
   private stateNow: SessionState = 'handshake';
   private helloReceived: HelloMessage | null = null;
   private reason: CloseReason | null = null;
-  private readonly decoder = new FrameDecoder();
+  private readonly decoder = new FrameDecoder(handshakeFrameBytesMax);
   private bytesReceived = 0;
   private handshakeTimer: NodeJS.Timeout | null;
   private closeTimer: NodeJS.Timeout | null = null;
@@ -124,7 +131,7 @@ export class Session extends EventEmitter<SessionEvents> {
     socket.on('end', () => this.onEnd());
     socket.on('error', (error) => this.onSocketError(error));
     socket.on('close', () => this.onClose());
-    this.handshakeTimer = setTimeout(() => this.onHandshakeTimeout(), handshakeTimeoutMs).unref();
+    this.handshakeTimer = setTimeout(() => this.onHandshakeTimeout(), this.handshakeLimitMs).unref();
     this.write({
       cmd: 'HELLO',
       id: randomUUID() as MessageId,
@@ -332,6 +339,7 @@ export class Session extends EventEmitter<SessionEvents> {
     }
     if (msg.cmd === 'HELLO') {
       this.stateNow = 'ready';
+      this.decoder.frameLimitBytes = frameBytesMax;
       this.clearHandshakeTimer();
       this.emit('ready', msg);
       return;
@@ -425,9 +433,13 @@ export class Session extends EventEmitter<SessionEvents> {
     this.closeTimer ??= setTimeout(() => this.socket.destroy(), sessionCloseTimeoutMs).unref();
   }
 
+  private get handshakeLimitMs(): number {
+    return this.options.handshakeTimeoutMs ?? handshakeTimeoutMs;
+  }
+
   private onHandshakeTimeout(): void {
     this.handshakeTimer = null;
-    this.fail(new PloppyError('PEER_TIMEOUT', `no HELLO from peer ${this.options.remoteLabel} within ${handshakeTimeoutMs} ms`));
+    this.fail(new PloppyError('PEER_TIMEOUT', `no HELLO from peer ${this.options.remoteLabel} within ${this.handshakeLimitMs} ms`));
   }
 
   private clearHandshakeTimer(): void {

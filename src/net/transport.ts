@@ -19,7 +19,7 @@
 import type { Buffer } from 'node:buffer';
 import net from 'node:net';
 import tls from 'node:tls';
-import { dialTimeoutMs } from '../core/constants.js';
+import { dialTimeoutMs, inboundConnectionsMax } from '../core/constants.js';
 import { PloppyError, isPloppyError } from '../core/errors.js';
 import type { PeerId } from '../core/ids.js';
 import { formatAddress, parseAddress } from './address.js';
@@ -41,6 +41,8 @@ export interface TransportOptions {
   readonly onPeer: (session: Session) => void;
   /** An incoming connection failed before it became ready (wrong secret, wrong network...). */
   readonly onError?: (error: PloppyError, remote: string) => void;
+  /** Default handshakeTimeoutMs (HELLO; TLS has its own, equal, timeout); tests lower it. */
+  readonly handshakeTimeoutMs?: number;
 }
 
 export interface Transport {
@@ -91,6 +93,7 @@ class NodeTransport implements Transport {
       server.on('tlsClientError', (error, socket) => this.refused(tlsHandshakeError(error, remoteOf(socket), 'server'), remoteOf(socket)));
       this.server = server;
     }
+    this.server.maxConnections = inboundConnectionsMax;
   }
 
   get address(): string {
@@ -166,6 +169,7 @@ class NodeTransport implements Transport {
       direction,
       remoteLabel,
       secure: this.secure,
+      ...(this.options.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: this.options.handshakeTimeoutMs }),
     });
     if (this.closed) session.close('this peer is shutting down');
     this.handshaking.add(session);

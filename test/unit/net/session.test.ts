@@ -3,7 +3,7 @@ import { Buffer } from 'node:buffer';
 import { randomBytes, randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
-import { blockSizeMaxBytes, frameBytesMax, jsonDepthMax, outstandingRequestsPerPeerMax } from '../../../src/core/constants.js';
+import { blockSizeMaxBytes, frameBytesMax, handshakeFrameBytesMax, jsonDepthMax, outstandingRequestsPerPeerMax } from '../../../src/core/constants.js';
 import { PloppyError, isPloppyError, type ErrorCode } from '../../../src/core/errors.js';
 import type { BlockHash } from '../../../src/core/ids.js';
 import type { WireMessage } from '../../../src/events/messages.js';
@@ -145,6 +145,20 @@ describe('session handshake', () => {
     raw.send({ cmd: 'PING', id: mid() });
     assert.equal(await raw.refusal(), 'PEER_BAD_MESSAGE');
     assert.ok(isPloppyError(await eventually(() => a.errors[0], 'A reports it'), 'PEER_BAD_MESSAGE'));
+  });
+
+  it('drops a peer that sends no HELLO in time', async () => {
+    const a = await start({ handshakeTimeoutMs: 50 });
+    const raw = await RawClient.connect(a.transport.address);
+    assert.equal(await raw.refusal(), 'PEER_TIMEOUT');
+    assert.ok(isPloppyError(await eventually(() => a.errors[0], 'A reports it'), 'PEER_TIMEOUT'));
+  });
+
+  it('accepts only small frames before the handshake is done', async () => {
+    const a = await start();
+    const raw = await RawClient.connect(a.transport.address);
+    raw.socket.write(`HELLO ${handshakeFrameBytesMax + 1} `);
+    assert.equal(await raw.refusal(), 'PEER_LIMIT_EXCEEDED');
   });
 
   it('reports the peer\'s refusal as the close reason', async () => {
