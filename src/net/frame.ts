@@ -72,11 +72,6 @@ export class FrameDecoder {
     return this.partsBytes;
   }
 
-  /** True between frames: nothing of a next frame has arrived yet. */
-  get idle(): boolean {
-    return this.phase === 'command' && this.command === '';
-  }
-
   /**
    * Decode what `chunk` completes. Throws a PloppyError (PEER_BAD_FRAME,
    * PEER_LIMIT_EXCEEDED, PEER_BAD_MESSAGE for an unknown command) at the first
