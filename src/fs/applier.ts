@@ -32,7 +32,7 @@ import { constants } from 'node:fs';
 import path from 'node:path';
 import { assert } from '../core/assert.js';
 import { blockLength } from '../core/blocks.js';
-import { blockSizeMaxBytes, tempFilesOpenMax } from '../core/constants.js';
+import { blockSizeMaxBytes, hashInThreadBytesMax, tempFilesOpenMax } from '../core/constants.js';
 import { PloppyError } from '../core/errors.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { BlockHash } from '../core/ids.js';
@@ -67,12 +67,9 @@ export interface ApplierOptions {
   readonly listener?: WriteListener;
   /** Paths these rules ignore are refused (PATH_IGNORED). */
   readonly ignore?: IgnoreRules;
-  /** Worker threads for verifying large files. */
+  /** Worker threads for verifying files of hashInThreadBytesMax and more. */
   readonly pool?: HashPool;
 }
-
-/** Files at least this large are verified on the pool's threads, when there is a pool. */
-const verifyOnPoolBytesMin = 1024 * 1024;
 
 interface Located {
   readonly native: string;
@@ -85,7 +82,7 @@ export class Applier {
 
   private constructor(private readonly folder: SharedFolder, private readonly options: ApplierOptions) {
     const pool = options.pool;
-    this.hashFile = (native, size) => (pool !== undefined && size >= verifyOnPoolBytesMin ? pool.hash(native, size) : hashFileAsync(native));
+    this.hashFile = (native, size) => (pool !== undefined && size >= hashInThreadBytesMax ? pool.hash(native, size) : hashFileAsync(native));
   }
 
   static async open(dir: string, options: ApplierOptions = {}): Promise<Applier> {

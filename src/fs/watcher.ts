@@ -17,6 +17,8 @@
  *   move whose mode changed on the way is followed by a change.
  * - Order of a report: creations and moves by target path (parents first),
  *   then deletions (children first).
+ * - A chmod changes no mtime, so chokidar stays quiet about it; fs.watch's raw
+ *   'change' events mark those paths too (extra marks cost one lstat each).
  * - When the watcher cannot keep up (too many pending paths), chokidar fails,
  *   or the ignore rules change, it asks for a full rescan instead of guessing.
  */
@@ -129,6 +131,14 @@ export class Watcher implements WriteListener {
     w.on('unlinkDir', (native: string) => {
       if (native === root) this.options.onRescanNeeded('the shared folder itself was removed');
       else this.noted(native);
+    });
+    // chokidar reports a change only when the mtime moves; a chmod moves only the ctime.
+    // fs.watch's raw 'change' catches it; the entry may be the watched path or a child of it.
+    w.on('raw', (event: string, name: string, details: unknown) => {
+      const watched = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
+      if (event !== 'change' || typeof watched !== 'string') return;
+      if (watched !== root) this.noted(watched);
+      if (typeof name === 'string' && name !== '') this.noted(path.join(watched, name));
     });
     w.on('error', (e: unknown) => this.options.onRescanNeeded(`watcher error: ${e instanceof Error ? e.message : String(e)}`));
     await new Promise<void>((resolve) => w.once('ready', () => resolve()));

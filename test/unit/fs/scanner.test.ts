@@ -1,0 +1,221 @@
+import assert from 'node:assert/strict';
+import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { LocalObservation } from '../../../src/events/types.js';
+import type { CachedEntry } from '../../../src/fs/disk.js';
+import { BlockHasher, hashFileAsync, hashFileSync } from '../../../src/fs/hash-core.js';
+import { HashPool } from '../../../src/fs/hash-pool.js';
+import { observe, scan, toLocalChanges } from '../../../src/fs/scanner.js';
+import type { ScanProgress } from '../../../src/fs/scanner.js';
+import { independentBlocks, patternBytes, sp, tempDir } from './helpers.js';
+
+const byPath = (list: readonly LocalObservation[]): Map<string, LocalObservation> => new Map(list.map((o) => [o.path, o]));
+
+describe('block hashing', () => {
+  it('splits chunks of any size at block boundaries exactly as slicing does', () => {
+    const bytes = patternBytes(3 * 131072 + 777, 7);
+    const expected = independentBlocks(bytes);
+    for (const chunk of [1, 1000, 131071, 131072, 131073, 500_000]) {
+      const h = new BlockHasher(expected.blockSizeBytes);
+      for (let i = 0; i < bytes.length; i += chunk) h.update(bytes.subarray(i, i + chunk));
+      assert.deepEqual(h.finish(), expected.blocks, `chunk size ${chunk}`);
+    }
+  });
+
+  it('hashes a multi-block file across read-buffer boundaries the same way in every mode', async () => {
+    const dir = await tempDir('hash');
+    const bytes = patternBytes(4 * 1024 * 1024 + 300_001, 3); // crosses the 4 MiB read buffer
+    const file = path.join(dir, 'big.bin');
+    await writeFile(file, bytes);
+    const expected = independentBlocks(bytes);
+    assert.ok(expected.blocks.length > 30);
+    const pool = new HashPool(2);
+    try {
+      const fromPool = await pool.hash(file, bytes.length);
+      const inThread = await hashFileAsync(file);
+      const sync = hashFileSync(file, Buffer.allocUnsafe(1 << 20));
+      for (const d of [fromPool, inThread, sync]) {
+        assert.equal(d.size, bytes.length);
+        assert.equal(d.blockSizeBytes, expected.blockSizeBytes);
+        assert.deepEqual(d.blocks, expected.blocks);
+      }
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('reports a missing file with its errno through the pool', async () => {
+    const pool = new HashPool(1);
+    try {
+      await assert.rejects(pool.hash('/nonexistent/ploppy/file'), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('falls back to the calling thread with no workers', async () => {
+    const dir = await tempDir('hash');
+    const bytes = patternBytes(200_000, 9);
+    await writeFile(path.join(dir, 'f'), bytes);
+    const pool = new HashPool(0);
+    try {
+      assert.equal(pool.threads, 0);
+      assert.deepEqual((await pool.hash(path.join(dir, 'f'))).blocks, independentBlocks(bytes).blocks);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('scanner', () => {
+  let root: string;
+  let outside: string;
+  const big = patternBytes(1024 * 1024 + 5, 11);
+  const nfdName = 'cafe\u0301.txt';
+  let pool: HashPool;
+
+  before(async () => {
+    root = await tempDir('scan');
+    outside = await tempDir('outside');
+    pool = new HashPool(2);
+    await writeFile(path.join(outside, 'secret.txt'), 'not yours');
+    await mkdir(path.join(root, 'a/b/c'), { recursive: true });
+    await writeFile(path.join(root, 'a/b/c/deep.txt'), 'deep');
+    await writeFile(path.join(root, 'run.sh'), '#!/bin/sh\n', { mode: 0o755 });
+    await chmod(path.join(root, 'run.sh'), 0o755);
+    await writeFile(path.join(root, 'readonly.txt'), 'r');
+    await chmod(path.join(root, 'readonly.txt'), 0o444);
+    await writeFile(path.join(root, 'empty'), '');
+    await writeFile(path.join(root, 'big.bin'), big);
+    await writeFile(path.join(root, nfdName), 'accent');
+    await symlink(outside, path.join(root, 'link-to-dir'));
+    await symlink('../nowhere', path.join(root, 'a/dangling'));
+    await writeFile(path.join(root, '.ploppy-tmp-0123abcd-big.bin'), 'partial');
+  });
+  after(async () => pool.close());
+
+  it('records files, directories and symlinks with owner mode bits', async () => {
+    const r = await scan(root, { pool });
+    const seen = byPath(r.changed);
+    assert.equal(seen.get('run.sh')?.mode, 7);
+    assert.equal(seen.get('readonly.txt')?.mode, 4);
+    assert.equal(seen.get('empty')?.mode, 6);
+    assert.equal(seen.get('a')?.type, 'directory');
+    assert.equal(seen.get('a/b/c')?.type, 'directory');
+    assert.equal(seen.get('a/b/c/deep.txt')?.size, 4);
+    assert.equal(r.files, 6);
+    assert.equal(r.directories, 3);
+    assert.equal(r.symlinks, 2);
+  });
+
+  it('records symlinks with their target and never follows them', async () => {
+    const r = await scan(root, { pool });
+    const link = byPath(r.changed).get('link-to-dir');
+    assert.equal(link?.type, 'symlink');
+    assert.equal(link?.target, outside);
+    assert.deepEqual(link?.blocks, []);
+    assert.equal(byPath(r.changed).get('a/dangling')?.target, '../nowhere');
+    assert.ok(r.changed.every((o) => !o.path.startsWith('link-to-dir/')), 'nothing under a symlinked directory');
+  });
+
+  it('normalises names to NFC', async () => {
+    const r = await scan(root, { pool });
+    const names = r.changed.map((o) => o.path);
+    assert.ok(names.includes('caf\u00e9.txt'), 'NFC form reported');
+    assert.ok(!names.includes(nfdName), 'NFD form not reported');
+  });
+
+  it('hashes empty files to no blocks and multi-block files like an independent hasher', async () => {
+    const r = await scan(root, { pool });
+    const seen = byPath(r.changed);
+    assert.equal(seen.get('empty')?.size, 0);
+    assert.deepEqual(seen.get('empty')?.blocks, []);
+    const expected = independentBlocks(big);
+    assert.ok(expected.blocks.length > 1);
+    assert.equal(seen.get('big.bin')?.blockSizeBytes, expected.blockSizeBytes);
+    assert.deepEqual(seen.get('big.bin')?.blocks, expected.blocks);
+  });
+
+  it('lists parents before children and skips (but reports) temp files', async () => {
+    const r = await scan(root, { pool });
+    const names = r.changed.map((o) => o.path);
+    assert.ok(names.indexOf('a') < names.indexOf('a/b') && names.indexOf('a/b') < names.indexOf('a/b/c/deep.txt'));
+    assert.ok(names.every((n) => !n.includes('.ploppy-tmp-')));
+    assert.deepEqual(r.tempFiles.map((t) => path.basename(t)), ['.ploppy-tmp-0123abcd-big.bin']);
+  });
+
+  it('gives the same result with or without the worker pool', async () => {
+    const a = await scan(root, { pool });
+    const b = await scan(root);
+    assert.deepEqual(a.changed, b.changed);
+  });
+
+  it('trusts the cache for files whose size, mtime and inode match, and rehashes the rest', async () => {
+    const first = await scan(root, { pool });
+    const fake = 'f'.repeat(64) as CachedEntry['blocks'][number];
+    const cache = new Map<string, CachedEntry>(first.entries);
+    const bigEntry = first.entries.get(sp('big.bin'));
+    assert.ok(bigEntry);
+    cache.set('big.bin', { ...bigEntry, blocks: [fake] }); // same stat, different blocks: proves it was not read
+    const deep = first.entries.get(sp('a/b/c/deep.txt'));
+    assert.ok(deep);
+    cache.set('a/b/c/deep.txt', { ...deep, ino: deep.ino + 1, blocks: [fake] }); // other inode: must be read
+    const second = await scan(root, { pool, cache });
+    assert.deepEqual(second.entries.get(sp('big.bin'))?.blocks, [fake]);
+    assert.deepEqual(second.changed.map((o) => o.path), ['a/b/c/deep.txt']);
+    assert.deepEqual(byPath(second.changed).get('a/b/c/deep.txt')?.blocks, deep.blocks);
+    assert.equal(second.unchanged, first.entries.size - 1);
+  });
+
+  it('reports a mode change without rehashing', async () => {
+    const first = await scan(root, { pool });
+    const run = first.entries.get(sp('run.sh'));
+    assert.ok(run);
+    const cache = new Map<string, CachedEntry>(first.entries);
+    cache.set('run.sh', { ...run, mode: 6 });
+    const second = await scan(root, { pool, cache });
+    assert.deepEqual(second.changed.map((o) => [o.path, o.mode]), [['run.sh', 7]]);
+  });
+
+  it('reports paths the cache knew that are gone, children first, but not ignored ones', async () => {
+    const first = await scan(root, { pool });
+    const cache = new Map<string, CachedEntry>(first.entries);
+    const file = { ...(first.entries.get(sp('empty')) as CachedEntry) };
+    cache.set('gone', { ...file, type: 'directory' });
+    cache.set('gone/child', file);
+    cache.set('gone/child/grandchild', file);
+    const r = await scan(root, { pool, cache });
+    assert.deepEqual(r.deleted, ['gone/child/grandchild', 'gone/child', 'gone']);
+    const changes = toLocalChanges(r);
+    assert.deepEqual(changes.at(-1), { kind: 'scanFinished', files: r.files, bytes: r.bytes });
+  });
+
+  it('rescans one subtree and only reports deletions under it', async () => {
+    const first = await scan(root, { pool });
+    const cache = new Map<string, CachedEntry>(first.entries);
+    const file = first.entries.get(sp('empty')) as CachedEntry;
+    cache.set('a/b/old', file);
+    cache.set('elsewhere', file);
+    await writeFile(path.join(root, 'a/b/new.txt'), 'new');
+    const r = await scan(root, { pool, cache, under: sp('a/b') });
+    assert.deepEqual(r.changed.map((o) => o.path), ['a/b/new.txt']);
+    assert.deepEqual(r.deleted, ['a/b/old']);
+  });
+
+  it('reports progress until every file is hashed', async () => {
+    const events: ScanProgress[] = [];
+    await scan(root, { pool, onProgress: (p) => events.push(p) });
+    const last = events.at(-1);
+    assert.equal(last?.phase, 'done');
+    assert.equal(last?.filesHashed, last?.filesToHash);
+    assert.equal(last?.bytesHashed, last?.bytesToHash);
+    assert.ok((last?.bytesToHash ?? 0) >= big.length);
+  });
+
+  it('observes one path: a file hashed, a missing one as null', async () => {
+    const e = await observe(sp('big.bin'), path.join(root, 'big.bin'), pool);
+    assert.deepEqual(e?.blocks, independentBlocks(big).blocks);
+    assert.equal(await observe(sp('nope'), path.join(root, 'nope')), null);
+  });
+});
