@@ -48,7 +48,7 @@ export function listNetworks(home: string): string[] {
   const dir = networksDir(home);
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, 'db')))
+    .filter((d) => d.isDirectory() && existsSync(join(dir, d.name, 'config.json')))
     .map((d) => d.name)
     .sort();
 }
@@ -57,7 +57,7 @@ export function listNetworks(home: string): string[] {
 export function resolveNetwork(home: string, name: string | undefined): NetworkPaths {
   if (name !== undefined) {
     const paths = networkPaths(home, name);
-    if (!existsSync(paths.db)) {
+    if (!existsSync(paths.config)) {
       throw new PloppyError('NETWORK_NOT_FOUND', `no network named ${JSON.stringify(name)} in ${networksDir(home)}`);
     }
     return paths;

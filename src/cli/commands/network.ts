@@ -5,15 +5,7 @@ import { resolveNetwork } from '../home.js';
 import { withHome, type HomeArgs } from '../options.js';
 import { handled } from '../render.js';
 import { formatTable } from '../table.js';
-
-export interface NetworkRow {
-  peer: string;
-  self: boolean;
-  address: string;
-  reachability: 'self' | 'direct' | 'indirect' | 'gone';
-  via: string | null;
-  lastSeen: string | null;
-}
+import type { NetworkRow } from '../../projections/views.js';
 
 const module_: CommandModule<object, HomeArgs & { 'as-of'?: string }> = {
   command: 'network',
@@ -23,7 +15,7 @@ const module_: CommandModule<object, HomeArgs & { 'as-of'?: string }> = {
     const paths = resolveNetwork(argv.home, argv.name);
     const rows = (await callControl(paths.socket, { op: 'network', asOf: argv['as-of'] })) as NetworkRow[];
     if (argv.json) {
-      for (const r of rows) process.stdout.write(`${JSON.stringify(r)}\n`);
+      process.stdout.write(`${JSON.stringify(rows)}\n`);
       return;
     }
     process.stdout.write(
