@@ -121,7 +121,7 @@ describe('scanner', () => {
 
   it('normalises names to NFC', async () => {
     const r = await scan(root, { pool });
-    const names = r.changed.map((o) => o.path);
+    const names: string[] = r.changed.map((o) => o.path);
     assert.ok(names.includes('caf\u00e9.txt'), 'NFC form reported');
     assert.ok(!names.includes(nfdName), 'NFD form not reported');
   });
@@ -139,7 +139,7 @@ describe('scanner', () => {
 
   it('lists parents before children and skips (but reports) temp files', async () => {
     const r = await scan(root, { pool });
-    const names = r.changed.map((o) => o.path);
+    const names: string[] = r.changed.map((o) => o.path);
     assert.ok(names.indexOf('a') < names.indexOf('a/b') && names.indexOf('a/b') < names.indexOf('a/b/c/deep.txt'));
     assert.ok(names.every((n) => !n.includes('.ploppy-tmp-')));
     assert.deepEqual(r.tempFiles.map((t) => path.basename(t)), ['.ploppy-tmp-0123abcd-big.bin']);
