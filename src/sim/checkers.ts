@@ -1,0 +1,254 @@
+/**
+ * The invariant checkers that run at the end of a simulation (DESIGN.md
+ * "Invariants"); integrity and idempotence are checked as the run goes
+ * (driver.ts, world.ts).
+ *
+ * Theory of operation
+ * - Convergence (1) compares what users would see: every peer's disk (paths,
+ *   types, modes, contents), each peer's disk with its own index, and the
+ *   conflict sets.
+ * - Replay (7) folds each peer's durable log from empty and compares it with
+ *   the state the engine maintained, and verifies the hash chain.
+ * - The same fold yields each peer's history: every version that ever entered
+ *   its files projection, every version it observed locally, every conflict it
+ *   detected. From the union of histories:
+ *   - no lost write (2): every locally observed file or symlink version is
+ *     dominated by the final version at its path, or by the loser of a
+ *     conflict whose copy holds that loser's content on disk;
+ *   - no resurrection (3): no live final version is strictly older than any
+ *     version that ever existed at its path (a delete that followed it, or a
+ *     newer edit, was undone);
+ *   - deterministic conflicts (4): every peer that met the same pair chose the
+ *     same winner and the same copy name, and the winner is the one DESIGN.md's
+ *     rule picks (modify beats delete, then later HLC, then larger author).
+ */
+import { compareHlc } from '../core/hlc.js';
+import { shortPeer } from '../core/ids.js';
+import { pathsOf, type RecordedEvent } from '../events/types.js';
+import type { FileVersion } from '../events/version.js';
+import { compare, dominates } from '../core/vv.js';
+import { evolve, initialState, type State } from '../projections/state.js';
+import { firstDifference } from '../projections/snapshot.js';
+import type { DiskEntry } from './disk.js';
+import type { SimPeer } from './peer.js';
+import type { InvariantName } from './world.js';
+
+export interface Finding {
+  readonly invariant: InvariantName;
+  readonly message: string;
+}
+
+const vvKey = (v: FileVersion): string => JSON.stringify(v.vv);
+const versionKey = (v: FileVersion): string => `${vvKey(v)}|${v.deleted ? 'x' : ''}|${v.type}|${v.mode}|${v.blocks.join(',')}|${v.target ?? ''}`;
+const describeVersion = (v: FileVersion): string =>
+  `${v.deleted ? 'tombstone' : v.type} vv=${vvKey(v)} by ${shortPeer(v.author)} @${v.hlc.wallMs}.${v.hlc.counter}${v.deleted ? '' : ` ${v.blocks.length} blocks`}`;
+
+// ------------------------------------------------------------ convergence
+
+const contentOf = (v: FileVersion): string => (v.type === 'file' ? v.blocks.join(',') : v.type === 'symlink' ? `-> ${v.target ?? ''}` : '');
+
+/** The live entries of the index, in the disk snapshot's format. */
+export function indexLines(s: State): string[] {
+  const out: string[] = [];
+  for (const [path, f] of s.files) if (!f.version.deleted) out.push(`${path} ${f.version.type} ${f.version.mode} ${contentOf(f.version)}`);
+  return out.sort();
+}
+
+export function conflictLines(s: State): string[] {
+  return [...s.conflicts.values()].map((c) => `${c.copyPath} <- ${c.path} winner ${vvKey(c.winner)} loser ${vvKey(c.loser)}`).sort();
+}
+
+function firstLineDifference(a: readonly string[], b: readonly string[]): string {
+  const sa = new Set(a);
+  const sb = new Set(b);
+  const onlyA = a.find((x) => !sb.has(x));
+  const onlyB = b.find((x) => !sa.has(x));
+  return `${onlyA === undefined ? '' : `only in first: "${onlyA}"`}${onlyA !== undefined && onlyB !== undefined ? '; ' : ''}${onlyB === undefined ? '' : `only in second: "${onlyB}"`}`;
+}
+
+const sameLines = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Why the peers have not converged, or null when they have. */
+export function convergenceProblem(peers: readonly SimPeer[]): string | null {
+  const trees = peers.map((p) => p.disk.snapshot());
+  for (const p of peers) {
+    if (p.engine === null) return `p${p.index} is not running`;
+    const disk = trees[p.index] as string[];
+    const index = indexLines(p.engine.state);
+    if (!sameLines(disk, index)) return `p${p.index}'s disk and index differ: ${firstLineDifference(disk, index)}`;
+  }
+  const first = trees[0] as string[];
+  const conflicts0 = conflictLines((peers[0]?.engine as { state: State }).state);
+  for (const p of peers.slice(1)) {
+    const tree = trees[p.index] as string[];
+    if (!sameLines(first, tree)) return `p0 and p${p.index} have different trees: ${firstLineDifference(first, tree)}`;
+    const conflicts = conflictLines((p.engine as { state: State }).state);
+    if (!sameLines(conflicts0, conflicts)) return `p0 and p${p.index} have different conflict sets: ${firstLineDifference(conflicts0, conflicts)}`;
+  }
+  return null;
+}
+
+// ------------------------------------------------------------ history
+
+export interface ConflictSeen {
+  readonly peer: number;
+  readonly path: string;
+  readonly copyPath: string;
+  readonly winner: FileVersion;
+  readonly loser: FileVersion;
+  readonly rule: string;
+}
+
+export interface History {
+  /** path -> versionKey -> version: everything that ever entered a files projection. */
+  readonly versions: Map<string, Map<string, FileVersion>>;
+  /** Versions peers observed on their own disk: [peer, version]. */
+  readonly observed: [number, FileVersion][];
+  readonly conflicts: ConflictSeen[];
+}
+
+export const emptyHistory = (): History => ({ versions: new Map(), observed: [], conflicts: [] });
+
+function remember(h: History, v: FileVersion): void {
+  let m = h.versions.get(v.path);
+  if (m === undefined) h.versions.set(v.path, (m = new Map()));
+  m.set(versionKey(v), v);
+}
+
+/**
+ * Fold one peer's log from empty, adding what it saw to `history`; returns the
+ * rebuilt state (for the replay check).
+ */
+export function foldHistory(peer: number, records: readonly RecordedEvent[], history: History): State {
+  const s = initialState();
+  for (const e of records) {
+    evolve(s, e);
+    for (const p of pathsOf(e)) {
+      const v = s.files.get(p)?.version;
+      if (v !== undefined) remember(history, v);
+    }
+    if (e.type === 'LocalFileChanged' || e.type === 'LocalFileMoved') {
+      const path = e.type === 'LocalFileChanged' ? e.data.path : e.data.to;
+      const v = s.files.get(path)?.version;
+      if (v !== undefined && !v.deleted && v.author === (s.meta.self ?? e.peer) && compareHlc(v.hlc, e.hlc) === 0) history.observed.push([peer, v]);
+    }
+    if (e.type === 'ConflictDetected') {
+      const { path, copyPath, winner, loser, rule } = e.data;
+      history.conflicts.push({ peer, path, copyPath, winner, loser, rule });
+      remember(history, winner);
+      remember(history, loser);
+    }
+  }
+  s.dirty.clear();
+  return s;
+}
+
+export function replayProblem(peer: SimPeer, rebuilt: State): string | null {
+  if (peer.engine === null) return null;
+  const d = firstDifference(peer.engine.state, rebuilt);
+  return d === null ? null : `p${peer.index}: the fold of its log differs from the state its engine maintained: ${d}`;
+}
+
+const entryHolds = (e: DiskEntry | undefined, v: FileVersion, blocksOf: (data: Uint8Array) => readonly string[]): boolean => {
+  if (e === undefined || e.type !== v.type) return false;
+  if (e.type === 'symlink') return e.target === (v.target ?? '');
+  if (e.type === 'directory') return true;
+  const h = blocksOf(e.data);
+  return h.length === v.blocks.length && h.every((x, i) => x === v.blocks[i]);
+};
+
+/** Invariant 2, on one converged peer. */
+export function lostWrites(h: History, p: SimPeer): Finding[] {
+  const state = (p.engine as { state: State }).state;
+  const out: Finding[] = [];
+  for (const [author, v] of h.observed) {
+    if (v.type === 'directory') continue;
+    const final = state.files.get(v.path)?.version;
+    if (final !== undefined && dominates(final.vv, v.vv)) continue;
+    const kept = h.conflicts.some(
+      (c) => c.path === v.path && dominates(c.loser.vv, v.vv) && entryHolds(p.disk.get(c.copyPath), c.loser, (d) => p.disk.blockHashes(d)),
+    );
+    if (kept) continue;
+    out.push({
+      invariant: 'no-lost-write',
+      message: `p${author}'s write of ${v.path} (${describeVersion(v)}) is lost on p${p.index}: final is ${final === undefined ? 'nothing' : describeVersion(final)}, and no conflict copy holds it`,
+    });
+    if (out.length >= 3) break;
+  }
+  return out;
+}
+
+/** Invariant 3, on one converged peer: no live final version is older than something that existed. */
+export function resurrections(h: History, p: SimPeer): Finding[] {
+  const state = (p.engine as { state: State }).state;
+  const out: Finding[] = [];
+  for (const [path, f] of state.files) {
+    if (f.version.deleted) continue;
+    for (const v of h.versions.get(path)?.values() ?? []) {
+      if (compare(f.version.vv, v.vv) !== 'before') continue;
+      out.push({
+        invariant: 'no-resurrection',
+        message: `p${p.index} holds ${path} as ${describeVersion(f.version)}, older than ${describeVersion(v)} which existed`,
+      });
+      break;
+    }
+    if (out.length >= 3) break;
+  }
+  return out;
+}
+
+/**
+ * Two different contents under one version vector: one of them can be
+ * silently replaced by the other anywhere (a write lost without a trace).
+ */
+export function vectorCollisions(h: History): Finding[] {
+  const out: Finding[] = [];
+  for (const [path, versions] of h.versions) {
+    const byVector = new Map<string, FileVersion>();
+    for (const v of versions.values()) {
+      const key = `${vvKey(v)}|${v.deleted}`;
+      const other = byVector.get(key);
+      if (other === undefined) byVector.set(key, v);
+      else if (contentOf(other) !== contentOf(v) || other.type !== v.type || other.mode !== v.mode) {
+        out.push({ invariant: 'no-lost-write', message: `${path}: two different versions share vector ${vvKey(v)}: ${describeVersion(other)} and ${describeVersion(v)}` });
+        break;
+      }
+    }
+    if (out.length >= 3) break;
+  }
+  return out;
+}
+
+/** DESIGN.md's rule, written independently of the engine's. */
+export function expectedWinner(a: FileVersion, b: FileVersion): FileVersion {
+  if (a.deleted !== b.deleted) return a.deleted ? b : a;
+  const c = compareHlc(a.hlc, b.hlc);
+  if (c !== 0) return c > 0 ? a : b;
+  return a.author >= b.author ? a : b;
+}
+
+/** Invariant 4 over every peer's conflicts. */
+export function conflictFindings(h: History): Finding[] {
+  const out: Finding[] = [];
+  const byPair = new Map<string, ConflictSeen>();
+  for (const c of h.conflicts) {
+    const expected = expectedWinner(c.winner, c.loser);
+    if (expected.author !== c.winner.author || vvKey(expected) !== vvKey(c.winner)) {
+      out.push({ invariant: 'deterministic-conflicts', message: `p${c.peer} chose ${describeVersion(c.winner)} over ${describeVersion(c.loser)} at ${c.path}; the rule picks the other` });
+    }
+    const dir = c.path.includes('/') ? c.path.slice(0, c.path.lastIndexOf('/') + 1) : '';
+    const copyOk = c.copyPath.startsWith(dir) && c.copyPath.includes('.ploppy-conflict-') && c.copyPath.includes(`-${shortPeer(c.loser.author)}`);
+    if (!copyOk) out.push({ invariant: 'deterministic-conflicts', message: `p${c.peer}: conflict copy ${c.copyPath} of ${c.path} is not named NAME.ploppy-conflict-STAMP-${shortPeer(c.loser.author)}.EXT beside it` });
+    const key = `${c.path}|${[vvKey(c.winner), vvKey(c.loser)].sort().join('|')}`;
+    const other = byPair.get(key);
+    if (other === undefined) byPair.set(key, c);
+    else if (vvKey(other.winner) !== vvKey(c.winner) || other.copyPath !== c.copyPath) {
+      out.push({
+        invariant: 'deterministic-conflicts',
+        message: `p${other.peer} and p${c.peer} resolved the same conflict at ${c.path} differently: winner ${vvKey(other.winner)} copy ${other.copyPath} vs winner ${vvKey(c.winner)} copy ${c.copyPath}`,
+      });
+    }
+    if (out.length >= 3) break;
+  }
+  return out;
+}

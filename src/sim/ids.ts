@@ -1,0 +1,53 @@
+/**
+ * Seeded identifiers for simulated peers: UUID-shaped strings built from the
+ * run's random stream (v7 for events, with the given time in the top 48 bits;
+ * v4 for messages), and 64-bit peer ids. Same seed, same ids.
+ */
+import { peerId, type EventId, type MessageId, type PeerId } from '../core/ids.js';
+import type { IdSource } from '../core/ports.js';
+import type { Rng } from '../core/rng.js';
+
+const hex = (bytes: Uint8Array): string => {
+  let s = '';
+  for (const b of bytes) s += (b < 16 ? '0' : '') + b.toString(16);
+  return s;
+};
+
+function uuidFrom(bytes: Uint8Array): string {
+  const h = hex(bytes);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}
+
+/** A UUID v7 string: 48 bits of milliseconds, then version, variant and randomness. */
+export function uuidV7(nowMs: number, rng: Rng): string {
+  const b = rng.bytes(16);
+  const ms = Math.max(0, Math.floor(nowMs));
+  const high = Math.floor(ms / 2 ** 32);
+  const low = ms >>> 0;
+  b[0] = (high >>> 8) & 0xff;
+  b[1] = high & 0xff;
+  b[2] = (low >>> 24) & 0xff;
+  b[3] = (low >>> 16) & 0xff;
+  b[4] = (low >>> 8) & 0xff;
+  b[5] = low & 0xff;
+  b[6] = 0x70 | ((b[6] as number) & 0x0f);
+  b[8] = 0x80 | ((b[8] as number) & 0x3f);
+  return uuidFrom(b);
+}
+
+/** A UUID v4 string from the stream. */
+export function uuidV4(rng: Rng): string {
+  const b = rng.bytes(16);
+  b[6] = 0x40 | ((b[6] as number) & 0x0f);
+  b[8] = 0x80 | ((b[8] as number) & 0x3f);
+  return uuidFrom(b);
+}
+
+export function seededIds(rng: Rng): IdSource {
+  return {
+    eventId: (nowMs) => uuidV7(nowMs, rng) as EventId,
+    messageId: () => uuidV4(rng) as MessageId,
+  };
+}
+
+export const seededPeerId = (rng: Rng): PeerId => peerId(hex(rng.bytes(8)));

@@ -1,0 +1,47 @@
+/**
+ * The run's trace: one line per step, folded into a SHA-256 as it goes (the
+ * trace hash: same seed, same hash), the last lines kept in a ring for failure
+ * reports, and optionally every line kept for `--trace FILE`.
+ */
+import { createHash, type Hash } from 'node:crypto';
+
+export class Trace {
+  private readonly hash: Hash = createHash('sha256');
+  private readonly ring: string[];
+  private next = 0;
+  private count = 0;
+  readonly full: string[] | null;
+
+  constructor(private readonly tailLines: number, keepAll: boolean) {
+    this.ring = new Array<string>(tailLines);
+    this.full = keepAll ? [] : null;
+  }
+
+  add(line: string): void {
+    this.hash.update(line);
+    this.hash.update('\n');
+    this.count++;
+    if (this.tailLines > 0) {
+      this.ring[this.next] = line;
+      this.next = (this.next + 1) % this.tailLines;
+    }
+    this.full?.push(line);
+  }
+
+  get lines(): number {
+    return this.count;
+  }
+
+  /** The hash of everything so far (the trace keeps accumulating). */
+  digest(): string {
+    return this.hash.copy().digest('hex');
+  }
+
+  /** The last lines, oldest first. */
+  tail(): string[] {
+    const n = Math.min(this.count, this.tailLines);
+    const out: string[] = [];
+    for (let i = n; i > 0; i--) out.push(this.ring[(this.next - i + this.tailLines) % this.tailLines] as string);
+    return out;
+  }
+}
