@@ -52,6 +52,11 @@ export const seenMessagesMax = 100_000;
 export const pingIntervalMs = 5_000;
 export const peerTimeoutMs = 20_000;
 export const knownPeersMax = 4096;
+/** The engine's redial backoff for lost links and the join address: doubles per attempt between these. */
+export const reconnectDelayMinMs = 1_000;
+export const reconnectDelayMaxMs = 60_000;
+/** A remote HLC stamp further ahead of our clock than this is not merged into ours (a peer cannot drag our clock forward). */
+export const hlcRemoteAheadMaxMs = 60 * 60 * 1000;
 
 // --- transfers
 export const requestWindowBlocks = 32;

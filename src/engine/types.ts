@@ -13,12 +13,11 @@
  * state's dirty keys in the same batch (EventLog.write).
  */
 import type { ErrorCode } from '../core/errors.js';
-import type { Hlc } from '../core/hlc.js';
-import type { BlockHash, EventId, PeerId } from '../core/ids.js';
+import type { BlockHash, PeerId } from '../core/ids.js';
 import type { SyncPath } from '../core/path.js';
 import type { Hasher, IdSource } from '../core/ports.js';
 import type { WireMessage } from '../events/messages.js';
-import type { Event, LocalObservation, ResolveKeep } from '../events/types.js';
+import type { EnvelopedEvent, Event, LocalObservation, ResolveKeep } from '../events/types.js';
 import type { FileVersion } from '../events/version.js';
 import type { State } from '../projections/state.js';
 
@@ -26,13 +25,7 @@ export type TimerId = string;
 export type EffectId = string;
 
 /** An event with its envelope but before the log links it into the hash chain. */
-export type StampedEvent<E extends Event = Event> = E & {
-  readonly seq: number;
-  readonly id: EventId;
-  readonly hlc: Hlc;
-  readonly peer: PeerId;
-  readonly v: number;
-};
+export type StampedEvent<E extends Event = Event> = EnvelopedEvent<E>;
 
 export type LocalChange =
   | { kind: 'changed'; observation: LocalObservation }

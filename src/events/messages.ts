@@ -41,11 +41,15 @@ export type WireMessage =
   | { cmd: 'ICANTSEE'; id: MessageId; via: PeerId; uuid: PeerId }
   | { cmd: 'PING'; id: MessageId }
   | { cmd: 'PONG'; id: MessageId; ping: MessageId }
-  // file changes; `upTo` is the sender's index sequence the batch brings the receiver up to
+  // file changes. An announcement covers the sender's index sequences (since, upTo]: every entry
+  // that changed in that range and that the receiver lacks is in it or in an earlier message of the
+  // same range. The receiver's cursor moves to `upTo` only when `since` <= its cursor, so a lost or
+  // reordered message leaves a gap (closed by the next LIST) instead of silently skipping changes.
+  // A message without `since` claims no range (as if since = upTo).
   | { cmd: 'LIST'; id: MessageId; since: number }
-  | { cmd: 'IHAVE'; id: MessageId; files: readonly FileVersion[]; upTo: number }
-  | { cmd: 'IMOVED'; id: MessageId; oldpath: SyncPath; newpath: SyncPath; tombstone: FileVersion; version: FileVersion; upTo: number }
-  | { cmd: 'IDELETED'; id: MessageId; oldpath: SyncPath; version: FileVersion; upTo: number }
+  | { cmd: 'IHAVE'; id: MessageId; files: readonly FileVersion[]; since?: number; upTo: number }
+  | { cmd: 'IMOVED'; id: MessageId; oldpath: SyncPath; newpath: SyncPath; tombstone: FileVersion; version: FileVersion; since?: number; upTo: number }
+  | { cmd: 'IDELETED'; id: MessageId; oldpath: SyncPath; version: FileVersion; since?: number; upTo: number }
   | { cmd: 'RESOLVED'; id: MessageId; path: SyncPath; copyPath: SyncPath; keep: 'winner' | 'other' | 'both'; by: PeerId }
   // blocks
   | { cmd: 'IWANT'; id: MessageId; hashes: readonly BlockHash[] }
@@ -97,6 +101,9 @@ function list<T>(x: unknown, what: string, max: number, each: (v: unknown, i: nu
   if (x.length > max) return limit(`${what}: more than ${max} items`);
   return x.map(each);
 }
+/** The (since, upTo] range of an announcement; `since` may be absent (older peers). */
+const range = (o: Record<string, unknown>): { since?: number; upTo: number } =>
+  o.since === undefined ? { upTo: int(o.upTo, 'upTo') } : { since: int(o.since, 'since'), upTo: int(o.upTo, 'upTo') };
 const hash = (x: unknown, what: string): BlockHash => (isBlockHash(x) ? x : bad(`${what}: not a SHA-256 hex digest`));
 
 export function validateVersion(x: unknown, what = 'version'): FileVersion {
@@ -162,14 +169,18 @@ export function validateMessage(cmd: string, payload: unknown, data?: Uint8Array
     case 'LIST':
       return { cmd, id: mid, since: int(o.since, 'since') };
     case 'IHAVE':
-      return { cmd, id: mid, files: list(o.files, 'files', itemsPerMessageMax, (v, i) => validateVersion(v, `files[${i}]`)), upTo: int(o.upTo, 'upTo') };
+      return {
+        cmd, id: mid, files: list(o.files, 'files', itemsPerMessageMax, (v, i) => validateVersion(v, `files[${i}]`)),
+        ...range(o),
+      };
     case 'IMOVED':
       return {
         cmd, id: mid, oldpath: path(o.oldpath, 'oldpath'), newpath: path(o.newpath, 'newpath'),
-        tombstone: validateVersion(o.tombstone, 'tombstone'), version: validateVersion(o.version), upTo: int(o.upTo, 'upTo'),
+        tombstone: validateVersion(o.tombstone, 'tombstone'), version: validateVersion(o.version),
+        ...range(o),
       };
     case 'IDELETED':
-      return { cmd, id: mid, oldpath: path(o.oldpath, 'oldpath'), version: validateVersion(o.version), upTo: int(o.upTo, 'upTo') };
+      return { cmd, id: mid, oldpath: path(o.oldpath, 'oldpath'), version: validateVersion(o.version), ...range(o) };
     case 'RESOLVED': {
       const keep = o.keep;
       if (keep !== 'winner' && keep !== 'other' && keep !== 'both') return bad('keep: not winner|other|both');

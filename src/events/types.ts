@@ -100,6 +100,19 @@ export const eventTypes = Object.keys(currentVersions) as EventType[];
 export const isEventType = (s: unknown): s is EventType => typeof s === 'string' && Object.hasOwn(currentVersions, s);
 
 /**
+ * An event with its envelope (sequence number, UUID v7 id, HLC stamp, the peer
+ * that recorded it, schema version) but not yet linked into the hash chain:
+ * what the engine folds as it decides, and all that `evolve` reads.
+ */
+export type EnvelopedEvent<E extends Event = Event> = E & {
+  readonly seq: number;
+  readonly id: EventId;
+  readonly hlc: Hlc;
+  readonly peer: PeerId;
+  readonly v: number;
+};
+
+/**
  * An event as stored: a gapless sequence number, a UUID v7 id, the HLC stamp,
  * the peer that recorded it, its schema version and the hash chain links.
  */

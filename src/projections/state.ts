@@ -23,9 +23,9 @@
 import { unreachable } from '../core/assert.js';
 import type { Hlc } from '../core/hlc.js';
 import type { PeerId } from '../core/ids.js';
-import { increment, merge } from '../core/vv.js';
+import { dominates, increment, merge } from '../core/vv.js';
 import type { SyncPath } from '../core/path.js';
-import type { ConflictRule, LocalObservation, RecordedEvent } from '../events/types.js';
+import type { ConflictRule, EnvelopedEvent, LocalObservation } from '../events/types.js';
 import type { FileVersion } from '../events/version.js';
 
 export interface FileEntry {
@@ -104,7 +104,7 @@ export const initialState = (): State => ({
 export const projectionPrefixes = { files: 'f/', peers: 'p/', conflicts: 'c/', transfers: 't/' } as const;
 
 /** Fold one recorded event into the state (in place) and return it. */
-export function evolve(s: State, e: RecordedEvent): State {
+export function evolve(s: State, e: EnvelopedEvent): State {
   s.meta.head = e.seq;
   s.meta.hlc = e.hlc;
   s.dirty.add('m');
@@ -116,12 +116,12 @@ export function evolve(s: State, e: RecordedEvent): State {
   return s;
 }
 
-export function evolveAll(s: State, events: Iterable<RecordedEvent>): State {
+export function evolveAll(s: State, events: Iterable<EnvelopedEvent>): State {
   for (const e of events) evolve(s, e);
   return s;
 }
 
-function evolveMeta(s: State, e: RecordedEvent): void {
+function evolveMeta(s: State, e: EnvelopedEvent): void {
   if (e.type === 'NetworkCreated') {
     Object.assign(s.meta, { self: e.data.peer, networkId: e.data.networkId, name: e.data.name, dir: e.data.dir, left: false });
   } else if (e.type === 'NetworkJoined') {
@@ -140,7 +140,7 @@ function setFile(s: State, version: FileVersion, seq: number): void {
   s.dirty.add(projectionPrefixes.files + version.path);
 }
 
-function observedVersion(s: State, obs: LocalObservation, e: RecordedEvent): FileVersion | null {
+function observedVersion(s: State, obs: LocalObservation, e: EnvelopedEvent): FileVersion | null {
   const current = s.files.get(obs.path)?.version;
   const self = s.meta.self ?? e.peer;
   if (current !== undefined && !current.deleted && sameObservation(current, obs)) return null;
@@ -156,7 +156,8 @@ const sameObservation = (v: FileVersion, o: LocalObservation): boolean =>
   v.type === o.type && v.mode === o.mode && v.size === o.size && (v.target ?? '') === (o.target ?? '') &&
   v.blocks.length === o.blocks.length && v.blocks.every((b, i) => b === o.blocks[i]);
 
-function tombstoneOf(current: FileVersion, self: PeerId, hlc: Hlc): FileVersion {
+/** The tombstone `self` writes over `current` (a local delete, or `resolve` dropping a copy). */
+export function tombstoneOf(current: FileVersion, self: PeerId, hlc: Hlc): FileVersion {
   return {
     path: current.path, type: current.type, mode: current.mode, size: 0, mtimeMs: current.mtimeMs,
     blockSizeBytes: current.blockSizeBytes, blocks: [], deleted: true,
@@ -164,7 +165,7 @@ function tombstoneOf(current: FileVersion, self: PeerId, hlc: Hlc): FileVersion 
   };
 }
 
-function evolveFiles(s: State, e: RecordedEvent): void {
+function evolveFiles(s: State, e: EnvelopedEvent): void {
   const self = s.meta.self ?? e.peer;
   switch (e.type) {
     case 'LocalFileChanged': {
@@ -210,7 +211,7 @@ function setPeer(s: State, p: PeerEntry): void {
 
 const blankPeer = (peer: PeerId): PeerEntry => ({ peer, address: '', reachability: 'gone', via: null, lastSeenMs: 0, cursor: 0 });
 
-function evolvePeers(s: State, e: RecordedEvent): void {
+function evolvePeers(s: State, e: EnvelopedEvent): void {
   switch (e.type) {
     case 'PeerConnected': {
       const p = s.peers.get(e.data.peer) ?? blankPeer(e.data.peer);
@@ -240,7 +241,7 @@ function evolvePeers(s: State, e: RecordedEvent): void {
     case 'MessageReceived': {
       const p = s.peers.get(e.data.from) ?? blankPeer(e.data.from);
       const m = e.data.message;
-      const cursor = m.cmd === 'IHAVE' || m.cmd === 'IMOVED' || m.cmd === 'IDELETED' ? Math.max(p.cursor, m.upTo) : p.cursor;
+      const cursor = m.cmd === 'IHAVE' || m.cmd === 'IMOVED' || m.cmd === 'IDELETED' ? advanceCursor(p.cursor, m.since ?? m.upTo, m.upTo) : p.cursor;
       const address = m.cmd === 'HELLO' ? m.address : p.address;
       setPeer(s, { ...p, address, cursor, lastSeenMs: e.hlc.wallMs });
       return;
@@ -255,9 +256,20 @@ function evolvePeers(s: State, e: RecordedEvent): void {
   }
 }
 
+/**
+ * An announcement covering (since, upTo] moves the cursor only when it joins
+ * what we already have (since <= cursor), so a lost message leaves a visible
+ * gap. since = 0 is a complete listing: it sets the cursor even backwards (the
+ * sender's log is shorter than we thought, e.g. restored from a backup).
+ */
+function advanceCursor(cursor: number, since: number, upTo: number): number {
+  if (since === 0) return upTo;
+  return since <= cursor ? Math.max(cursor, upTo) : cursor;
+}
+
 // ------------------------------------------------------------------ conflicts
 
-function evolveConflicts(s: State, e: RecordedEvent): void {
+function evolveConflicts(s: State, e: EnvelopedEvent): void {
   if (e.type === 'ConflictDetected') {
     const { path, copyPath, winner, loser, rule } = e.data;
     s.conflicts.set(copyPath, { path, copyPath, winner, loser, rule, detectedSeq: e.seq });
@@ -278,12 +290,12 @@ function dropTransfer(s: State, path: string): void {
   if (s.transfers.delete(path)) s.dirty.add(projectionPrefixes.transfers + path);
 }
 
-function evolveTransfers(s: State, e: RecordedEvent): void {
+function evolveTransfers(s: State, e: EnvelopedEvent): void {
   switch (e.type) {
     case 'VersionAccepted': {
       const { path, version, from } = e.data;
       const t = s.transfers.get(path);
-      if (t !== undefined && t.version.hlc === version.hlc && sameVector(t.version, version)) {
+      if (t !== undefined && sameStamp(t.version, version) && sameVector(t.version, version)) {
         if (!t.sources.includes(from)) setTransfer(s, { ...t, sources: [...t.sources, from] });
         return;
       }
@@ -309,16 +321,36 @@ function evolveTransfers(s: State, e: RecordedEvent): void {
       if (t !== undefined && !isNewer(t.version, e.data.version)) dropTransfer(s, e.data.path);
       return;
     }
-    case 'LocalFileChanged': case 'LocalFileDeleted': case 'LocalFileMoved':
+    case 'ConflictDetected': {
+      // The version being fetched lost a conflict: the winner (or a copy) is fetched instead.
+      const t = s.transfers.get(e.data.path);
+      if (t !== undefined && sameVector(t.version, e.data.loser) && sameStamp(t.version, e.data.loser)) dropTransfer(s, e.data.path);
+      return;
+    }
+    case 'LocalFileChanged': case 'LocalFileDeleted':
+      dropIfDominated(s, e.data.path);
+      return;
+    case 'LocalFileMoved':
+      dropIfDominated(s, e.data.from);
+      dropIfDominated(s, e.data.to);
+      return;
     case 'NetworkCreated': case 'NetworkJoined': case 'NetworkLeft': case 'ResolveRequested':
     case 'ScanFinished': case 'MessageReceived': case 'PeerConnected': case 'PeerDisconnected': case 'PeerLearned':
-    case 'PeerLost': case 'BlockRejected': case 'TimerFired': case 'VersionSuperseded': case 'ConflictDetected':
-    case 'ConflictResolved':
+    case 'PeerLost': case 'BlockRejected': case 'TimerFired': case 'VersionSuperseded': case 'ConflictResolved':
       return;
     default:
       unreachable(e);
   }
 }
+
+/** A local change that has seen everything the transfer would bring makes it moot. */
+function dropIfDominated(s: State, path: string): void {
+  const t = s.transfers.get(path);
+  const f = s.files.get(path);
+  if (t !== undefined && f !== undefined && dominates(f.version.vv, t.version.vv)) dropTransfer(s, path);
+}
+
+const sameStamp = (a: FileVersion, b: FileVersion): boolean => a.hlc.wallMs === b.hlc.wallMs && a.hlc.counter === b.hlc.counter;
 
 function sameVector(a: FileVersion, b: FileVersion): boolean {
   const ka = Object.keys(a.vv);

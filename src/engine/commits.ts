@@ -1,0 +1,159 @@
+/**
+ * The end of a transfer: committing a ready plan, doing an IMOVED as a local
+ * rename, and recording what the driver reports back.
+ *
+ * Effect outcomes are inputs: each is recorded (BlockVerified, FileCommitted,
+ * TransferFailed) before the plan moves on. An outcome for a plan that was
+ * replaced meanwhile records nothing, except a commit or a move, which
+ * changed the disk and so is always recorded.
+ */
+import type { SyncPath } from '../core/path.js';
+import { sameContent } from '../events/version.js';
+import type { MessageOf } from '../events/messages.js';
+import type { Call, EffectRecord } from './context.js';
+import { newPlan, versionKey, type Plan } from './plans.js';
+import { cancelPlan, expectAt, failPlan, settle } from './transfers.js';
+import type { EffectResult, FsOp } from './types.js';
+
+const changedOnDisk = (r: EffectResult): boolean => !r.ok && /changed on disk/i.test(r.message);
+
+/**
+ * A commit at `path` waits while local copies read from it, and while a
+ * conflict there still waits for its copy (the loser must be kept first).
+ */
+export function held(call: Call, path: SyncPath): boolean {
+  if (call.vol.plans.pendingReads.has(path)) return true;
+  for (const c of call.state.conflicts.values()) {
+    if (c.path === path && c.copyPath !== path && call.state.transfers.has(c.copyPath)) return true;
+  }
+  return false;
+}
+
+export function commitReady(call: Call): void {
+  for (const plan of call.vol.plans.byPath.values()) {
+    settle(plan);
+    if (plan.phase === 'ready' && !held(call, plan.path)) commit(call, plan);
+  }
+}
+
+function commit(call: Call, plan: Plan): void {
+  const { path, version } = plan;
+  const expect = expectAt(call.state, path);
+  const op: FsOp = version.deleted
+    ? { op: 'remove', path, version, expect }
+    : version.type === 'directory'
+      ? { op: 'makeDirectory', path, version, expect }
+      : version.type === 'symlink'
+        ? { op: 'makeSymlink', path, version, expect }
+        : { op: 'commitFile', path, version, expect };
+  plan.phase = 'committing';
+  call.fs(op, { kind: 'commit', path, key: plan.key, version });
+}
+
+/** Try an IMOVED as a rename: we hold the old content at the old path and nothing is at the new one. */
+export function tryMove(call: Call, m: MessageOf<'IMOVED'>): void {
+  const { oldpath, newpath, tombstone, version } = m;
+  const s = call.state;
+  if (oldpath === newpath || tombstone.path !== oldpath || version.path !== newpath) return;
+  const tOld = s.transfers.get(oldpath);
+  const tNew = s.transfers.get(newpath);
+  if (tOld === undefined || tNew === undefined) return;
+  if (versionKey(tOld.version) !== versionKey(tombstone) || versionKey(tNew.version) !== versionKey(version)) return;
+  const local = s.files.get(oldpath)?.version;
+  if (local === undefined || local.deleted || !sameContent(local, version) || expectAt(s, newpath) !== null) return;
+  if (call.vol.plans.pendingReads.has(oldpath)) return;
+  const plans = call.vol.plans;
+  for (const p of [plans.byPath.get(oldpath), plans.byPath.get(newpath)]) if (p !== undefined) cancelPlan(call, p);
+  for (const v of [tOld.version, tNew.version]) {
+    const plan = newPlan(v);
+    plan.phase = 'moving';
+    plans.byPath.set(v.path, plan);
+  }
+  call.fs(
+    { op: 'move', from: oldpath, to: newpath, version: tNew.version, expect: local },
+    { kind: 'move', from: oldpath, to: newpath, tombstone: tOld.version, version: tNew.version, keyFrom: versionKey(tOld.version), keyTo: versionKey(tNew.version) },
+  );
+}
+
+/** The plan `key` names at `path`, if it is still the current one. */
+function planFor(call: Call, path: SyncPath, key: string): Plan | undefined {
+  const plan = call.vol.plans.byPath.get(path);
+  return plan?.key === key ? plan : undefined;
+}
+
+export function onEffect(call: Call, rec: EffectRecord, result: EffectResult): void {
+  switch (rec.kind) {
+    case 'block':
+      return blockDone(call, rec, result);
+    case 'commit':
+      return commitDone(call, rec, result);
+    case 'move':
+      return moveDone(call, rec, result);
+    case 'serve': {
+      const link = call.vol.links.get(rec.peer);
+      if (link !== undefined && link.serving > 0) link.serving--;
+      if (changedOnDisk(result)) rescan(call, rec.path);
+      return;
+    }
+    case 'rescan':
+      return;
+  }
+}
+
+function rescan(call: Call, path: SyncPath): void {
+  call.fs({ op: 'rescan', path }, { kind: 'rescan' });
+}
+
+function blockDone(call: Call, rec: Extract<EffectRecord, { kind: 'block' }>, result: EffectResult): void {
+  if (rec.readFrom !== null) call.vol.plans.readsFrom(rec.readFrom, -1);
+  const plan = planFor(call, rec.path, rec.key);
+  if (plan === undefined || plan.phase !== 'blocks') return;
+  plan.copying.delete(rec.hash);
+  plan.writing.delete(rec.hash);
+  if (result.ok) {
+    plan.indices.delete(rec.hash);
+    call.record({ type: 'BlockVerified', data: { path: rec.path, hash: rec.hash, from: rec.from, size: rec.size } });
+    settle(plan);
+    return;
+  }
+  if (rec.readFrom !== null) {
+    // A local copy failed (the source changed): fetch the block instead, and look at the source again.
+    plan.noCopy.add(rec.hash);
+    plan.need.add(rec.hash);
+    call.vol.plans.want(plan, rec.hash);
+    call.record({ type: 'TransferFailed', data: { path: rec.path, reason: `copy from ${rec.readFrom}: ${result.message}`, code: result.code } });
+    rescan(call, rec.readFrom);
+    return;
+  }
+  failPlan(call, plan, result.code, result.message);
+}
+
+function commitDone(call: Call, rec: Extract<EffectRecord, { kind: 'commit' }>, result: EffectResult): void {
+  const plan = planFor(call, rec.path, rec.key);
+  if (result.ok) {
+    if (plan !== undefined) {
+      call.vol.plans.byPath.delete(rec.path);
+      call.vol.skipAnnounce.set(rec.path, plan.announcedBy);
+    }
+    call.record({ type: 'FileCommitted', data: { path: rec.path, version: rec.version } });
+    return;
+  }
+  if (plan !== undefined) failPlan(call, plan, result.code, result.message);
+  if (changedOnDisk(result)) rescan(call, rec.path);
+}
+
+function moveDone(call: Call, rec: Extract<EffectRecord, { kind: 'move' }>, result: EffectResult): void {
+  const plans = call.vol.plans;
+  for (const [path, key] of [[rec.from, rec.keyFrom], [rec.to, rec.keyTo]] as const) {
+    const plan = planFor(call, path, key);
+    if (plan !== undefined) plans.byPath.delete(path);
+    call.touched.add(path); // on failure the plans start again as ordinary transfers
+  }
+  if (!result.ok) {
+    call.record({ type: 'TransferFailed', data: { path: rec.to, reason: `rename from ${rec.from}: ${result.message}`, code: result.code } });
+    if (changedOnDisk(result)) rescan(call, rec.from);
+    return;
+  }
+  call.record({ type: 'FileCommitted', data: { path: rec.to, version: rec.version } });
+  call.record({ type: 'FileCommitted', data: { path: rec.from, version: rec.tombstone } });
+}

@@ -1,0 +1,88 @@
+/**
+ * Transfer plans: the volatile half of a transfer. The transfers projection
+ * says which version each path is being brought to and from which peers; a
+ * plan says, for that version, which blocks are still needed, which are being
+ * copied locally, requested from whom and since when, and being written.
+ *
+ * Plans follow the projection: after every handle() call the engine syncs the
+ * plan of each touched path with state.transfers (a new target replaces the
+ * plan, a vanished one cancels it). After a restart every transfer in the
+ * projection gets a fresh plan, so nothing here needs to be persisted.
+ *
+ * Phases: blocks (copying/fetching/writing) -> ready (every block in the
+ * temporary file, or nothing to write) -> committing (the commit op is out);
+ * `moving` is an IMOVED done as a local rename; `failed` waits for the next
+ * tick to start over.
+ */
+import type { BlockHash, PeerId } from '../core/ids.js';
+import type { SyncPath } from '../core/path.js';
+import type { MessageOf } from '../events/messages.js';
+import type { FileVersion } from '../events/version.js';
+
+export type PlanPhase = 'blocks' | 'ready' | 'committing' | 'moving' | 'failed';
+
+export interface Plan {
+  readonly path: SyncPath;
+  readonly version: FileVersion;
+  readonly key: string;
+  phase: PlanPhase;
+  /** Every distinct hash not yet written -> the block numbers it fills. */
+  readonly indices: Map<BlockHash, readonly number[]>;
+  /** Hashes to fetch that are not requested yet. */
+  readonly need: Set<BlockHash>;
+  readonly inflight: Map<BlockHash, { readonly peer: PeerId; readonly sentAtMs: number }>;
+  readonly copying: Set<BlockHash>;
+  readonly writing: Set<BlockHash>;
+  /** Peers that failed to deliver a hash (missing, bad, late) in this round, and failures so far. */
+  readonly tried: Map<BlockHash, Set<PeerId>>;
+  readonly retries: Map<BlockHash, number>;
+  /** Hashes whose local copy failed: fetch them instead. */
+  readonly noCopy: Set<BlockHash>;
+  /** Peers that announced exactly this version: announcing it back to them is pointless. */
+  readonly announcedBy: Set<PeerId>;
+  failedAtMs: number;
+}
+
+/** The identity of a version as a transfer target (vector and stamp). */
+export const versionKey = (v: FileVersion): string =>
+  `${JSON.stringify(v.vv)}@${v.hlc.wallMs}.${v.hlc.counter}${v.deleted ? '-' : '+'}`;
+
+export function newPlan(version: FileVersion): Plan {
+  return {
+    path: version.path, version, key: versionKey(version), phase: 'blocks',
+    indices: new Map(), need: new Set(), inflight: new Map(), copying: new Set(), writing: new Set(),
+    tried: new Map(), retries: new Map(), noCopy: new Set(), announcedBy: new Set(), failedAtMs: 0,
+  };
+}
+
+/** True when nothing is left to copy, fetch or write. */
+export const blocksDone = (p: Plan): boolean =>
+  p.need.size === 0 && p.inflight.size === 0 && p.copying.size === 0 && p.writing.size === 0;
+
+export class Plans {
+  readonly byPath = new Map<SyncPath, Plan>();
+  /** hash -> paths whose plan still waits for it from the network (needed or in flight). */
+  readonly wanted = new Map<BlockHash, Set<SyncPath>>();
+  /** Local copies outstanding per source path: a commit that replaces or removes the source waits. */
+  readonly pendingReads = new Map<SyncPath, number>();
+  /** IMOVED messages received this call, to try as local renames. */
+  readonly moveHints: MessageOf<'IMOVED'>[] = [];
+
+  want(plan: Plan, hash: BlockHash): void {
+    let paths = this.wanted.get(hash);
+    if (paths === undefined) this.wanted.set(hash, (paths = new Set()));
+    paths.add(plan.path);
+  }
+
+  unwant(plan: Plan, hash: BlockHash): void {
+    const paths = this.wanted.get(hash);
+    paths?.delete(plan.path);
+    if (paths?.size === 0) this.wanted.delete(hash);
+  }
+
+  readsFrom(path: SyncPath, delta: number): void {
+    const n = (this.pendingReads.get(path) ?? 0) + delta;
+    if (n <= 0) this.pendingReads.delete(path);
+    else this.pendingReads.set(path, n);
+  }
+}

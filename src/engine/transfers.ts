@@ -1,0 +1,260 @@
+/**
+ * Transfers: bringing a path to the version the projection says it should
+ * have, block by block (DESIGN.md, "Blocks"; issue 3).
+ *
+ * Theory of operation
+ * - A plan starts when state.transfers gets a new target (VersionAccepted).
+ *   Each distinct block hash is either copied from a local file that holds it
+ *   (the block index) or fetched from the network.
+ * - Fetching is pipelined: up to requestWindowBlocks requests per plan and
+ *   outstandingRequestsPerPeerMax per peer are in flight, and each request
+ *   goes to the least-loaded connected source that has not failed that block
+ *   yet, so a transfer draws on every peer that announced the version at
+ *   once. A block that is missing (DONTHAVE), late (requestTimeoutMs) or bad
+ *   (hash or length mismatch: BlockRejected) is asked of another source;
+ *   after blockRetriesMax failures the plan fails (TransferFailed) and starts
+ *   over on a later tick.
+ * - A block reaches the disk only after its hash was checked here; the
+ *   driver's writeBlock/copyBlock outcome is recorded as BlockVerified.
+ * - When every block is written the plan is ready and commits (commitFile,
+ *   makeDirectory, makeSymlink or remove, with `expect` = what the files
+ *   projection says is on disk). A commit waits while local copies still read
+ *   from its path, and while a conflict at its path still waits for its copy,
+ *   so a conflict's loser is never overwritten before it is kept aside.
+ * - The commit's outcome is recorded: FileCommitted, or TransferFailed (and a
+ *   rescan when the file changed on disk, so we decide again on what is there).
+ */
+import { blockLength } from '../core/blocks.js';
+import { blockRetriesMax, outstandingRequestsPerPeerMax, pingIntervalMs, requestTimeoutMs, requestWindowBlocks } from '../core/constants.js';
+import type { BlockHash, PeerId } from '../core/ids.js';
+import type { SyncPath } from '../core/path.js';
+import type { FileVersion } from '../events/version.js';
+import type { State } from '../projections/state.js';
+import { consistentBlocks } from './block-index.js';
+import type { Call } from './context.js';
+import { blocksDone, newPlan, versionKey, type Plan } from './plans.js';
+import { sendWants } from './serve.js';
+import type { FsOp } from './types.js';
+
+/** What the files projection says is on disk at `path` (a tombstone means nothing). */
+export function expectAt(s: State, path: SyncPath): FileVersion | null {
+  const v = s.files.get(path)?.version;
+  return v === undefined || v.deleted ? null : v;
+}
+
+/** Bring the plan at `path` in line with state.transfers. */
+export function syncPlan(call: Call, path: SyncPath): void {
+  const plans = call.vol.plans;
+  const t = call.state.transfers.get(path);
+  const plan = plans.byPath.get(path);
+  if (plan !== undefined && t !== undefined && plan.key === versionKey(t.version)) return;
+  if (plan !== undefined) cancelPlan(call, plan);
+  if (t !== undefined) startPlan(call, t.version);
+}
+
+export function cancelPlan(call: Call, plan: Plan): void {
+  const plans = call.vol.plans;
+  cancelRequests(call, plan);
+  if (plans.byPath.get(plan.path) === plan) plans.byPath.delete(plan.path);
+}
+
+function releaseRequest(call: Call, peer: PeerId): void {
+  const link = call.vol.links.get(peer);
+  if (link !== undefined && link.requests > 0) link.requests--;
+}
+
+export function startPlan(call: Call, version: FileVersion): Plan {
+  const plans = call.vol.plans;
+  const plan = newPlan(version);
+  plans.byPath.set(version.path, plan);
+  if (version.deleted || version.type !== 'file') {
+    plan.phase = 'ready';
+    return plan;
+  }
+  if (!consistentBlocks(version)) {
+    plan.phase = 'failed';
+    plan.failedAtMs = call.nowMs;
+    return plan;
+  }
+  version.blocks.forEach((hash, i) => plan.indices.set(hash, [...(plan.indices.get(hash) ?? []), i]));
+  for (const hash of plan.indices.keys()) if (!copyLocally(call, plan, hash)) toFetch(call, plan, hash);
+  if (blocksDone(plan)) plan.phase = 'ready';
+  return plan;
+}
+
+function toFetch(call: Call, plan: Plan, hash: BlockHash): void {
+  plan.need.add(hash);
+  call.vol.plans.want(plan, hash);
+}
+
+function copyLocally(call: Call, plan: Plan, hash: BlockHash): boolean {
+  if (plan.noCopy.has(hash)) return false;
+  const at = call.vol.blocks.find(hash);
+  if (at === null) return false;
+  plan.copying.add(hash);
+  call.vol.plans.readsFrom(at.path, 1);
+  const op: FsOp = {
+    op: 'copyBlock', path: plan.path, version: plan.version, indices: plan.indices.get(hash) ?? [], hash,
+    fromPath: at.path, fromOffset: at.offset, length: at.length,
+  };
+  call.fs(op, { kind: 'block', path: plan.path, key: plan.key, hash, from: null, size: at.length, readFrom: at.path });
+  return true;
+}
+
+/** Connected peers (not us) that can serve this plan's version. */
+function sourcesOf(call: Call, plan: Plan): PeerId[] {
+  const t = call.state.transfers.get(plan.path);
+  if (t === undefined) return [];
+  return t.sources.filter((p) => p !== call.state.meta.self && call.vol.links.get(p)?.closing === false);
+}
+
+/** Issue block requests for every plan, within the per-plan window and the per-peer limit. */
+export function pump(call: Call): void {
+  const batches = new Map<PeerId, BlockHash[]>();
+  for (const plan of call.vol.plans.byPath.values()) {
+    if (plan.phase !== 'blocks' || plan.need.size === 0) continue;
+    const sources = sourcesOf(call, plan);
+    if (sources.length === 0) continue;
+    let budget = requestWindowBlocks - plan.inflight.size;
+    for (const hash of [...plan.need]) {
+      if (budget <= 0) break;
+      if (inflightElsewhere(call, plan, hash)) continue;
+      const peer = choosePeer(call, plan, hash, sources);
+      if (peer === null) break;
+      plan.need.delete(hash);
+      plan.inflight.set(hash, { peer, sentAtMs: call.nowMs });
+      const link = call.vol.links.get(peer);
+      if (link !== undefined) link.requests++;
+      batches.set(peer, [...(batches.get(peer) ?? []), hash]);
+      budget--;
+    }
+  }
+  for (const [peer, hashes] of batches) sendWants(call, peer, hashes);
+}
+
+/** Another plan already asked for this block: its HEREIS will serve both. */
+function inflightElsewhere(call: Call, plan: Plan, hash: BlockHash): boolean {
+  for (const path of call.vol.plans.wanted.get(hash) ?? []) {
+    if (path !== plan.path && call.vol.plans.byPath.get(path)?.inflight.has(hash)) return true;
+  }
+  return false;
+}
+
+function choosePeer(call: Call, plan: Plan, hash: BlockHash, sources: readonly PeerId[]): PeerId | null {
+  let tried = plan.tried.get(hash);
+  if (tried !== undefined && sources.every((p) => tried?.has(p))) {
+    plan.tried.delete(hash); // every source failed once: go round again (retries are bounded)
+    tried = undefined;
+  }
+  let best: PeerId | null = null;
+  let bestLoad = outstandingRequestsPerPeerMax;
+  for (const p of sources) {
+    const load = call.vol.links.get(p)?.requests ?? outstandingRequestsPerPeerMax;
+    if (tried?.has(p) || load >= bestLoad) continue;
+    best = p;
+    bestLoad = load;
+  }
+  return best;
+}
+
+/** A request for `hash` in `plan` failed at `peer` (missing, late or bad): try elsewhere, or give up. */
+export function failRequest(call: Call, plan: Plan, hash: BlockHash, peer: PeerId, code: string, reason: string): void {
+  const req = plan.inflight.get(hash);
+  if (req !== undefined) {
+    plan.inflight.delete(hash);
+    releaseRequest(call, req.peer);
+  }
+  plan.tried.set(hash, (plan.tried.get(hash) ?? new Set()).add(peer));
+  const retries = (plan.retries.get(hash) ?? 0) + 1;
+  plan.retries.set(hash, retries);
+  if (retries > blockRetriesMax) return failPlan(call, plan, code, `block ${hash.slice(0, 12)}: ${reason} (${retries} tries)`);
+  plan.need.add(hash);
+}
+
+export function failPlan(call: Call, plan: Plan, code: string, reason: string): void {
+  cancelRequests(call, plan);
+  plan.phase = 'failed';
+  plan.failedAtMs = call.nowMs;
+  call.record({ type: 'TransferFailed', data: { path: plan.path, reason, code } });
+}
+
+function cancelRequests(call: Call, plan: Plan): void {
+  for (const req of plan.inflight.values()) releaseRequest(call, req.peer);
+  for (const hash of [...plan.need, ...plan.inflight.keys()]) call.vol.plans.unwant(plan, hash);
+  plan.need.clear();
+  plan.inflight.clear();
+}
+
+/** A HEREIS arrived: check it, then write it into every plan that wants it. */
+export function onBlock(call: Call, from: PeerId, hash: BlockHash, data: Uint8Array): void {
+  const paths = call.vol.plans.wanted.get(hash);
+  if (paths === undefined) return; // unsolicited, or already satisfied by another source
+  const hashOk = call.core.deps.hasher.sha256(data) === hash;
+  let rejected = false;
+  for (const path of [...paths]) {
+    const plan = call.vol.plans.byPath.get(path);
+    if (plan === undefined || plan.phase !== 'blocks') continue;
+    const indices = plan.indices.get(hash) ?? [];
+    const lengthOk = indices.length > 0 && indices.every((i) => blockLength(plan.version.size, plan.version.blockSizeBytes, i) === data.byteLength);
+    if (!hashOk || !lengthOk) {
+      if (plan.inflight.get(hash)?.peer !== from) continue;
+      const reason = hashOk ? `length ${data.byteLength} does not match the version` : 'hash mismatch';
+      if (!rejected) call.record({ type: 'BlockRejected', data: { path, hash, from, reason } });
+      rejected = true;
+      failRequest(call, plan, hash, from, 'BLOCK_HASH_MISMATCH', reason);
+      continue;
+    }
+    write(call, plan, hash, indices, from, data);
+  }
+}
+
+function write(call: Call, plan: Plan, hash: BlockHash, indices: readonly number[], from: PeerId, data: Uint8Array): void {
+  const req = plan.inflight.get(hash);
+  if (req !== undefined) releaseRequest(call, req.peer);
+  plan.inflight.delete(hash);
+  plan.need.delete(hash);
+  call.vol.plans.unwant(plan, hash);
+  plan.writing.add(hash);
+  const op: FsOp = { op: 'writeBlock', path: plan.path, version: plan.version, indices, hash, data };
+  call.fs(op, { kind: 'block', path: plan.path, key: plan.key, hash, from, size: data.byteLength, readFrom: null });
+}
+
+export function onDontHave(call: Call, from: PeerId, hashes: readonly BlockHash[]): void {
+  for (const hash of hashes) {
+    for (const path of [...(call.vol.plans.wanted.get(hash) ?? [])]) {
+      const plan = call.vol.plans.byPath.get(path);
+      if (plan?.inflight.get(hash)?.peer === from) failRequest(call, plan, hash, from, 'BLOCK_UNAVAILABLE', 'peer does not have it');
+    }
+  }
+}
+
+/** A link went down: its outstanding requests go back to be asked elsewhere (no retry counted). */
+export function onPeerGone(call: Call, peer: PeerId): void {
+  for (const plan of call.vol.plans.byPath.values()) {
+    for (const [hash, req] of [...plan.inflight]) {
+      if (req.peer !== peer) continue;
+      plan.inflight.delete(hash);
+      plan.need.add(hash);
+    }
+  }
+}
+
+/** Late requests count as failures; failed plans start over. */
+export function onTick(call: Call): void {
+  for (const plan of [...call.vol.plans.byPath.values()]) {
+    if (plan.phase === 'failed' && call.nowMs - plan.failedAtMs >= pingIntervalMs) {
+      cancelPlan(call, plan);
+      const t = call.state.transfers.get(plan.path);
+      if (t !== undefined) startPlan(call, t.version);
+      continue;
+    }
+    for (const [hash, req] of [...plan.inflight]) {
+      if (call.nowMs - req.sentAtMs >= requestTimeoutMs) failRequest(call, plan, hash, req.peer, 'BLOCK_UNAVAILABLE', 'request timed out');
+    }
+  }
+}
+
+/** Mark plans whose blocks are all written as ready. */
+export function settle(plan: Plan): void {
+  if (plan.phase === 'blocks' && blocksDone(plan)) plan.phase = 'ready';
+}

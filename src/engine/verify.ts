@@ -1,0 +1,96 @@
+/**
+ * `replay --verify`: re-run the decisions over a recorded log.
+ *
+ * The log is folded from an empty state. Each input event and the decision
+ * events recorded right after it form a group; for each group the input is
+ * folded and decide() runs on it exactly as handle() ran it, and every
+ * decision it emits must equal (type and data) the next recorded decision of
+ * the group, which is then folded (with its recorded envelope, so the state
+ * stays the fold of the log). The first difference names its sequence number.
+ * A recorded log is thereby a regression test of the decision code.
+ */
+import { canonicalJson } from '../core/json.js';
+import type { EnvelopedEvent, Event } from '../events/types.js';
+import { evolve, initialState, type State } from '../projections/state.js';
+import { decide, isDecision } from './decide.js';
+
+export interface DecisionCheck {
+  readonly ok: boolean;
+  /** Decision events re-derived and found equal. */
+  readonly checked: number;
+  /** Null when every decision matched. */
+  readonly firstMismatch: string | null;
+  readonly seq: number | null;
+}
+
+const bodyText = (e: Event): string => canonicalJson({ type: e.type, data: e.data });
+
+class Mismatch extends Error {
+  constructor(
+    readonly seq: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** A streaming checker: push recorded events in sequence order, then read the result. */
+export class DecisionChecker {
+  private readonly state: State = initialState();
+  private group: EnvelopedEvent[] = [];
+  private checked = 0;
+  private mismatch: Mismatch | null = null;
+
+  push(e: EnvelopedEvent): void {
+    if (this.mismatch !== null) return;
+    if (!isDecision(e.type)) this.flush();
+    this.group.push(e);
+  }
+
+  result(): DecisionCheck {
+    this.flush();
+    const m = this.mismatch;
+    return { ok: m === null, checked: this.checked, firstMismatch: m?.message ?? null, seq: m?.seq ?? null };
+  }
+
+  private flush(): void {
+    const group = this.group;
+    this.group = [];
+    if (this.mismatch !== null || group.length === 0) return;
+    try {
+      this.check(group);
+    } catch (e) {
+      if (!(e instanceof Mismatch)) throw e;
+      this.mismatch = e;
+    }
+  }
+
+  private check(group: readonly EnvelopedEvent[]): void {
+    const [input, ...recorded] = group;
+    if (input === undefined) return;
+    if (isDecision(input.type)) throw new Mismatch(input.seq, `seq ${input.seq}: decision ${input.type} with no input event before it`);
+    this.state.dirty.clear();
+    evolve(this.state, input);
+    let next = 0;
+    decide(this.state, input, (derived) => {
+      const r = recorded[next++];
+      if (r === undefined) {
+        throw new Mismatch(input.seq, `after seq ${input.seq} (${input.type}): re-run decides ${bodyText(derived)}, the log records nothing`);
+      }
+      if (bodyText(r) !== bodyText(derived)) {
+        throw new Mismatch(r.seq, `seq ${r.seq}: the log records ${bodyText(r)}, re-run decides ${bodyText(derived)}`);
+      }
+      evolve(this.state, r);
+      this.checked++;
+    });
+    const extra = recorded[next];
+    if (extra !== undefined) throw new Mismatch(extra.seq, `seq ${extra.seq}: the log records ${bodyText(extra)}, re-run decides nothing more`);
+  }
+}
+
+/** Check a whole recorded log (from seq 1) at once. */
+export function verifyDecisions(events: Iterable<EnvelopedEvent>): DecisionCheck {
+  const checker = new DecisionChecker();
+  for (const e of events) checker.push(e);
+  return checker.result();
+}
