@@ -95,3 +95,5 @@ export const watchDebounceMaxMs = 400;
 export const watchPendingPathsMax = 50_000;
 /** Temporary files the applier keeps open between writeBlock calls. */
 export const tempFilesOpenMax = 32;
+/** Operations the applier runs as one batch (one directory fsync each, overlapping file fsyncs). */
+export const applyBatchOpsMax = 256;

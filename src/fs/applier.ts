@@ -21,18 +21,21 @@
  *   parent); ignored and temp-named paths are refused with PATH_IGNORED.
  * - A full disk (ENOSPC) fails with DISK_FULL and removes the temp file; the
  *   target is untouched.
- * - `applyAll` runs a batch in order and fsyncs each touched directory once, at
- *   the end, before it reports any result.
+ * - Operations run one at a time, in call order. Calls that arrive while a
+ *   batch runs form the next batch (at most applyBatchOpsMax); a batch fsyncs
+ *   each touched directory once, at the end, before it reports any result, and
+ *   consecutive commits in it fsync their files concurrently.
  * - The WriteListener (the watcher) hears of every path the applier changes,
  *   before and after, with the entry left behind, so the applier's own writes
  *   are not reported back as local changes.
  */
 import { chmod, lutimes, mkdir, open, readdir, readlink, rename, rm, symlink, unlink, utimes } from 'node:fs/promises';
 import { constants } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { assert } from '../core/assert.js';
 import { blockLength } from '../core/blocks.js';
-import { blockSizeMaxBytes, hashInThreadBytesMax, tempFilesOpenMax } from '../core/constants.js';
+import { applyBatchOpsMax, blockSizeMaxBytes, hashInThreadBytesMax, tempFilesOpenMax } from '../core/constants.js';
 import { PloppyError } from '../core/errors.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { BlockHash } from '../core/ids.js';
@@ -76,9 +79,43 @@ interface Located {
   readonly temp: string;
 }
 
+type CommitOp = Extract<WriteOp, { op: 'commitFile' }>;
+
+interface PreparedCommit {
+  readonly path: SyncPath;
+  readonly native: string;
+  readonly temp: string;
+  readonly version: FileVersion;
+  readonly handle: FileHandle;
+}
+
+interface Queued {
+  readonly op: WriteOp;
+  readonly resolve: (r: EffectResult) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+const isPrepared = (x: PreparedCommit | EffectResult | undefined): x is PreparedCommit => x !== undefined && 'handle' in x;
+const isDiskEntry = (x: DiskEntry | EffectResult): x is DiskEntry => 'ino' in x;
+
+/** The commits starting at `i` that can share one fsync phase: consecutive, distinct paths. */
+function commitGroupAt(ops: readonly WriteOp[], i: number): CommitOp[] {
+  const group: CommitOp[] = [];
+  const paths = new Set<string>();
+  for (let j = i; j < ops.length; j++) {
+    const op = ops[j] as WriteOp;
+    if (op.op !== 'commitFile' || paths.has(op.path)) break;
+    paths.add(op.path);
+    group.push(op);
+  }
+  return group;
+}
+
 export class Applier {
   private readonly temps = new OpenTemps(tempFilesOpenMax);
   private readonly hashFile: HashFile;
+  private readonly queue: Queued[] = [];
+  private draining = false;
 
   private constructor(private readonly folder: SharedFolder, private readonly options: ApplierOptions) {
     const pool = options.pool;
@@ -93,23 +130,63 @@ export class Applier {
     return this.folder.root;
   }
 
-  async apply(op: WriteOp): Promise<EffectResult> {
-    const [result] = await this.applyAll([op]);
-    assert(result !== undefined, 'one result per operation');
-    return result;
+  /**
+   * Carry out one operation. Calls are executed one at a time in call order;
+   * calls made while a batch runs form the next batch (so a driver that fires
+   * operations without awaiting them gets batching for free).
+   */
+  apply(op: WriteOp): Promise<EffectResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ op, resolve, reject });
+      void this.drain();
+    });
   }
 
-  /** Run `ops` in order; results come back after the directories they touched are fsynced. */
-  async applyAll(ops: readonly WriteOp[]): Promise<EffectResult[]> {
+  /** Several operations, in order, in as few batches as possible. */
+  applyAll(ops: readonly WriteOp[]): Promise<EffectResult[]> {
+    return Promise.all(ops.map((op) => this.apply(op)));
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, applyBatchOpsMax);
+        try {
+          const results = await this.runBatch(batch.map((b) => b.op));
+          batch.forEach((b, i) => b.resolve(results[i] as EffectResult));
+        } catch (e) {
+          for (const b of batch) b.reject(e); // an assertion: a bug, reported to every caller
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /**
+   * Run a batch in order; consecutive commits to distinct paths are one group
+   * (their fsyncs overlap). Results come back after the touched directories
+   * are fsynced.
+   */
+  private async runBatch(ops: readonly WriteOp[]): Promise<EffectResult[]> {
     const dirs = new DirectorySyncs();
     const results: EffectResult[] = [];
-    for (let i = 0; i < ops.length; i++) {
+    for (let i = 0; i < ops.length;) {
+      const group = commitGroupAt(ops, i);
+      if (group.length > 0) {
+        results.push(...(await this.commitFiles(group, dirs, i)));
+        i += group.length;
+        continue;
+      }
       try {
         await this.run(ops[i] as WriteOp, dirs, i);
         results.push({ ok: true });
       } catch (e) {
         results.push(failureOf(e));
       }
+      i++;
     }
     const syncFailures = await dirs.flush();
     return results.map((r, i) => syncFailures.get(i) ?? r);
@@ -126,7 +203,7 @@ export class Applier {
       case 'copyBlock':
         return this.copyBlocks(op, dirs, i);
       case 'commitFile':
-        return this.commitFile(op.path, op.version, op.expect, dirs, i);
+        return assert(false, 'commits run in groups (commitGroupAt)');
       case 'makeDirectory':
         return this.makeDirectory(op.path, op.version, op.expect, dirs, i);
       case 'makeSymlink':
@@ -228,14 +305,46 @@ export class Applier {
 
   // ---------------------------------------------------------------- files
 
-  private async commitFile(p: SyncPath, version: FileVersion, expect: FileVersion | null, dirs: DirectorySyncs, i: number): Promise<void> {
+  /**
+   * Commit files in three phases: prepare each (verify the temp file, check
+   * the target against `expect`, set mode and mtime) concurrently; fsync them
+   * all at once (ext4 folds concurrent fsyncs into few journal commits); then
+   * rename each into place, in order.
+   */
+  private async commitFiles(group: readonly CommitOp[], dirs: DirectorySyncs, first: number): Promise<EffectResult[]> {
+    const prepared = await Promise.all(group.map((op, j) => this.prepareCommit(op, dirs, first + j).catch(failureOf)));
+    const outcomes = await Promise.all(prepared.map((pc) => (isPrepared(pc) ? this.syncPrepared(pc).catch(failureOf) : pc)));
+    const results: EffectResult[] = [];
+    for (let j = 0; j < group.length; j++) {
+      const pc = prepared[j];
+      const outcome = outcomes[j];
+      assert(pc !== undefined && outcome !== undefined, 'one outcome per commit');
+      if (!isDiskEntry(outcome)) {
+        results.push(outcome);
+        continue;
+      }
+      assert(isPrepared(pc), 'a synced commit was prepared');
+      try {
+        await this.replace(pc.path, pc.temp, pc.native, outcome);
+        dirs.add(path.dirname(pc.native), first + j);
+        results.push({ ok: true });
+      } catch (e) {
+        results.push(failureOf(e));
+      }
+    }
+    return results;
+  }
+
+  /** Everything but the fsync and the rename; an open handle on the finished temp file, or a result. */
+  private async prepareCommit(op: CommitOp, dirs: DirectorySyncs, i: number): Promise<PreparedCommit | EffectResult> {
+    const { path: p, version, expect } = op;
     assert(version.type === 'file' && !version.deleted, 'commitFile takes a live file version');
     const { native, temp } = await this.locate(p, version);
     await this.temps.close(temp);
     const current = await lstatOrNull(native);
     if (current !== null && (await alreadyInPlace(native, current, version))) {
       await rm(temp, { force: true });
-      return; // already in place
+      return { ok: true };
     }
     if (version.size === 0) {
       await this.ensureParent(native, dirs, i);
@@ -245,16 +354,31 @@ export class Applier {
     const why = await differs(native, current, expect, this.hashFile);
     if (why !== null) throw changedOnDisk(p, why);
     if (current?.isDirectory() === true) await removeEmptyDirectory(native, p);
-    let entry: DiskEntry;
+    const handle = await open(temp, constants.O_RDWR | constants.O_NOFOLLOW);
     try {
-      entry = await this.finishTemp(p, temp, version);
+      await handle.chmod(diskModeFor(version.mode));
+      await handle.utimes(new Date(), version.mtimeMs / 1000);
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
+    return { path: p, native, temp, version, handle };
+  }
+
+  /** Fsync a prepared temp file; what it will be once renamed. A full disk removes it. */
+  private async syncPrepared(pc: PreparedCommit): Promise<DiskEntry> {
+    try {
+      await pc.handle.sync();
+      const st = await pc.handle.stat();
+      const v = pc.version;
+      return { path: pc.path, type: 'file', mode: v.mode, size: st.size, mtimeMs: st.mtimeMs, blockSizeBytes: v.blockSizeBytes, blocks: v.blocks, ino: st.ino };
     } catch (e) {
       if (!isDiskFull(e)) throw e;
-      await rm(temp, { force: true });
-      throw new PloppyError('DISK_FULL', `disk full committing ${p}; its temporary file was removed, the file itself is untouched`);
+      await rm(pc.temp, { force: true });
+      throw new PloppyError('DISK_FULL', `disk full committing ${pc.path}; its temporary file was removed, the file itself is untouched`);
+    } finally {
+      await pc.handle.close();
     }
-    await this.replace(p, temp, native, entry);
-    dirs.add(path.dirname(native), i);
   }
 
   /** Every block of the temp file must hash to version.blocks. */
@@ -268,20 +392,6 @@ export class Applier {
     }
     const bad = version.blocks.filter((h, j) => blocks[j] !== h).length + Math.max(0, blocks.length - version.blocks.length);
     if (bad > 0) throw new PloppyError('BLOCK_HASH_MISMATCH', `${p}: ${bad} of ${version.blocks.length} blocks do not match; the temporary file is kept`);
-  }
-
-  /** Mode, mtime, fsync: the temp file becomes exactly the version, durably. */
-  private async finishTemp(p: SyncPath, temp: string, version: FileVersion): Promise<DiskEntry> {
-    const handle = await open(temp, constants.O_RDWR | constants.O_NOFOLLOW);
-    try {
-      await handle.chmod(diskModeFor(version.mode));
-      await handle.utimes(new Date(), version.mtimeMs / 1000);
-      await handle.sync();
-      const st = await handle.stat();
-      return { path: p, type: 'file', mode: version.mode, size: st.size, mtimeMs: st.mtimeMs, blockSizeBytes: version.blockSizeBytes, blocks: version.blocks, ino: st.ino };
-    } finally {
-      await handle.close();
-    }
   }
 
   /** Rename `from` over `native`, with the listener told before and after. */

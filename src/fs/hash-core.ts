@@ -104,15 +104,20 @@ export function hashFileSync(path: string, buffer: Buffer): FileDigest {
   throw unstable(path);
 }
 
-/** Asynchronous hashing in the calling thread (the event loop keeps turning between reads). */
-export async function hashFileAsync(path: string, buffer: Buffer = Buffer.allocUnsafe(hashReadBufferBytes)): Promise<FileDigest> {
+/**
+ * Asynchronous hashing in the calling thread (the event loop keeps turning
+ * between reads). Without `reusable`, a buffer fitting the file is allocated.
+ */
+export async function hashFileAsync(path: string, reusable?: Buffer): Promise<FileDigest> {
   for (let attempt = 0; attempt < hashAttemptsMax; attempt++) {
     const handle = await open(path, readFlags);
     try {
       const before = await handle.stat();
       if (!before.isFile()) throw notAFile(path);
       const hasher = new BlockHasher(blockSizeFor(before.size));
-      const want = Math.min(buffer.length, Math.max(before.size + 1, 1));
+      // one read of size+1 sees a small file whole and its end; big files stream through the buffer
+      const want = Math.min(reusable?.length ?? hashReadBufferBytes, before.size + 1);
+      const buffer = reusable !== undefined && reusable.length >= want ? reusable : Buffer.allocUnsafe(want);
       for (;;) {
         const { bytesRead } = await handle.read(buffer, 0, want, hasher.bytes);
         if (bytesRead > 0) hasher.update(buffer.subarray(0, bytesRead));

@@ -133,6 +133,32 @@ describe('applier: files', () => {
   });
 });
 
+describe('applier: batches', () => {
+  it('keeps call order for operations fired without awaiting, and commits many files in one group', async () => {
+    const root = await tempDir('batch');
+    const applier = await Applier.open(root);
+    try {
+      const files = Array.from({ length: 40 }, (_, i) => ({ p: `many/f${i}.txt`, bytes: Buffer.from(`file number ${i}`) }));
+      const pending: Promise<EffectResult>[] = [];
+      for (const f of files) {
+        const v = fileVersion(f.p, f.bytes);
+        pending.push(applier.apply({ op: 'writeBlock', path: sp(f.p), version: v, indices: [0], hash: v.blocks[0]!, data: f.bytes }));
+      }
+      await writeFile(path.join(root, 'many-blocker.txt'), 'in the way');
+      const blocked = fileVersion('many-blocker.txt', Buffer.from('x'));
+      for (const f of files) pending.push(applier.apply({ op: 'commitFile', path: sp(f.p), version: fileVersion(f.p, f.bytes), expect: null }));
+      pending.splice(60, 0, applier.apply({ op: 'commitFile', path: sp('many-blocker.txt'), version: blocked, expect: null }));
+      const results = await Promise.all(pending);
+      assertFailed(results[60], 'FS_ERROR', /no temporary file/);
+      assert.deepEqual(results.filter((r) => !r.ok).length, 1, 'one bad commit does not sink its group');
+      for (const f of files) assert.equal(await readFile(path.join(root, f.p), 'utf8'), f.bytes.toString());
+      assert.equal(await readFile(path.join(root, 'many-blocker.txt'), 'utf8'), 'in the way');
+    } finally {
+      await applier.close();
+    }
+  });
+});
+
 describe('applier: never overwrite blind', () => {
   let root: string;
   let applier: Applier;
