@@ -90,3 +90,22 @@ export function conflictCopyPath(path: SyncPath, loser: FileVersion): SyncPath |
 
 /** The copy's version: the loser's content, vector, stamp and author, at the copy path. */
 export const copyVersionOf = (loser: FileVersion, copyPath: SyncPath): FileVersion => ({ ...loser, path: copyPath });
+
+const copyName = /^(.*)\.ploppy-conflict-(\d{8}-\d{6})-([0-9a-f]{8})(\.[^/]*)?$/;
+
+/**
+ * If `copy` is a conflict copy exactly as conflictCopyPath/copyVersionOf make
+ * it (its name matches its own stamp and author), the conflict's path and
+ * loser; else null. A copy someone edited, or `resolve --keep both` touched,
+ * is no longer recognised, which is the point.
+ */
+export function pristineCopy(copy: FileVersion): { path: SyncPath; loser: FileVersion } | null {
+  if (copy.deleted) return null;
+  const slash = copy.path.lastIndexOf('/');
+  const m = copyName.exec(copy.path.slice(slash + 1));
+  if (m === null) return null;
+  const path = `${copy.path.slice(0, slash + 1)}${m[1] ?? ''}${m[4] ?? ''}`;
+  if (!isSyncPath(path)) return null;
+  const loser = { ...copy, path };
+  return conflictCopyPath(path, loser) === copy.path ? { path, loser } : null;
+}

@@ -17,7 +17,7 @@ import type { State } from '../projections/state.js';
 import type { Decider } from './decider.js';
 import { decideCantSee, decideLearned, decideLinkLost } from './peers.js';
 import { decideResolve } from './resolve.js';
-import { mergeAfterCopy, reconcile, reconcileLocal } from './versions.js';
+import { conflictFromCopy, mergeAfterCopy, reconcile, reconcileLocal } from './versions.js';
 
 export const decisionTypes: ReadonlySet<EventType> = new Set<EventType>([
   'VersionAccepted', 'VersionSuperseded', 'VersionsMerged', 'ConflictDetected', 'ConflictResolved', 'PeerLearned', 'PeerLost',
@@ -47,6 +47,7 @@ export function decide(state: State, input: EnvelopedEvent, emit: (e: Event) => 
       reconcileLocal(d, input.data.from, eventId);
       return reconcileLocal(d, input.data.to, eventId);
     case 'FileCommitted':
+      conflictFromCopy(d, input.data.version);
       return mergeAfterCopy(d, input.data.path);
     case 'PeerDisconnected':
       return decideLinkLost(d, input.data.peer);

@@ -38,6 +38,7 @@ export function decideResolve(d: Decider, e: EventOf<'ResolveRequested'>): void 
   d.emit({ type: 'ConflictResolved', data: { path: c.path, copyPath: c.copyPath, keep, by: d.self } });
   if (keep === 'other') restoreLoser(d, c);
   if (keep === 'winner' || keep === 'other') dropCopy(d, c.copyPath);
+  if (keep === 'both') adoptCopy(d, c.copyPath);
 }
 
 const message = (d: Decider): MessageId => d.input.id as string as MessageId;
@@ -52,6 +53,18 @@ function restoreLoser(d: Decider, c: ConflictEntry): void {
     ? { ...(base === undefined ? c.loser : tombstoneOf(base, d.self, d.input.hlc)), path: c.path, vv }
     : { ...c.loser, path: c.path, vv, hlc: d.input.hlc, author: d.self };
   d.emit({ type: 'VersionAccepted', data: { path: c.path, version, from: d.self, message: message(d) } });
+}
+
+/**
+ * Keeping both makes the copy an ordinary file of ours: a new version with the
+ * same content, so peers that meet it later do not take it for an unresolved
+ * conflict's copy.
+ */
+function adoptCopy(d: Decider, copyPath: SyncPath): void {
+  const f = d.state.files.get(copyPath)?.version;
+  if (f === undefined || f.deleted || d.state.transfers.has(copyPath)) return;
+  const version = { ...f, vv: increment(f.vv, d.self), hlc: d.input.hlc, author: d.self };
+  d.emit({ type: 'VersionsMerged', data: { path: copyPath, version, from: d.self } });
 }
 
 function dropCopy(d: Decider, copyPath: SyncPath): void {

@@ -28,7 +28,7 @@ import { compare, dominates, merge } from '../core/vv.js';
 import type { SyncPath } from '../core/path.js';
 import { sameContent, type FileVersion } from '../events/version.js';
 import { consistentBlocks } from './block-index.js';
-import { conflictCopyPath, copyVersionOf, mergedWinner, needsCopy, pickWinner } from './conflicts.js';
+import { conflictCopyPath, copyVersionOf, mergedWinner, needsCopy, pickWinner, pristineCopy } from './conflicts.js';
 import type { Decider } from './decider.js';
 
 /** Why a peer's version cannot be used, or null. Sizes and counts are never trusted. */
@@ -97,16 +97,20 @@ function concurrent(
   if (winner === remote) {
     for (const source of remoteSources.length > 0 ? remoteSources : [from]) accept(d, mergedWinner(winner, loser, path), source, message);
   }
-  else if (copyPath === null || !needsCopy(loser)) mergeNow(d, path, loser);
+  else if (copyPath === null || !needsCopy(loser)) mergeNow(d, path, winner, loser);
   else mergeAfterCopy(d, path);
 }
 
-/** Merge `loser`'s vector into the version committed at `path` (no copy is needed or it exists). */
-function mergeNow(d: Decider, path: SyncPath, loser: FileVersion): void {
+/**
+ * Merge `loser`'s vector into the version committed at `path` (no copy is
+ * needed, or it exists), provided that version is the winner or a later edit
+ * of it, and still concurrent with the loser.
+ */
+function mergeNow(d: Decider, path: SyncPath, winner: FileVersion, loser: FileVersion): void {
   // While a transfer is under way the merge waits for its commit (FileCommitted calls mergeAfterCopy).
   if (d.state.transfers.has(path)) return;
   const f = d.state.files.get(path)?.version;
-  if (f === undefined || f.deleted || dominates(f.vv, loser.vv)) return;
+  if (f === undefined || f.deleted || !dominates(f.vv, winner.vv) || compare(f.vv, loser.vv) !== 'concurrent') return;
   d.emit({ type: 'VersionsMerged', data: { path, version: { ...f, vv: merge(f.vv, loser.vv) }, from: d.self } });
 }
 
@@ -119,8 +123,23 @@ export function mergeAfterCopy(d: Decider, path: SyncPath): void {
   for (const c of d.state.conflicts.values()) {
     if (c.path !== path && c.copyPath !== path) continue;
     const copyDone = !needsCopy(c.loser) || (d.state.files.has(c.copyPath) && !d.state.transfers.has(c.copyPath));
-    if (copyDone) mergeNow(d, c.path, c.loser);
+    if (copyDone) mergeNow(d, c.path, c.winner, c.loser);
   }
+}
+
+/**
+ * A pristine conflict copy was committed here but we never saw the conflict
+ * itself (we only met the merged outcome): record it, so every peer's
+ * conflicts converge to the same set of copies.
+ */
+export function conflictFromCopy(d: Decider, copy: FileVersion): void {
+  if (d.state.conflicts.has(copy.path)) return;
+  const found = pristineCopy(copy);
+  if (found === null) return;
+  const current = d.state.transfers.get(found.path)?.version ?? d.state.files.get(found.path)?.version;
+  if (current === undefined || current.deleted) return;
+  const { winner, rule } = pickWinner(current, found.loser);
+  d.emit({ type: 'ConflictDetected', data: { path: found.path, winner, loser: found.loser, copyPath: copy.path, rule, from: d.self } });
 }
 
 /**

@@ -64,6 +64,8 @@ export class TestNode {
   readonly sent: { to: PeerId; msg: WireMessage }[] = [];
   readonly timers = new Map<string, number>();
   readonly connects: string[] = [];
+  /** Every fs op this node's engine asked for, in order. */
+  readonly ops: FsOp[] = [];
   /** Corrupt every HEREIS this node serves (a bad peer). */
   corruptBlocks = false;
 
@@ -94,6 +96,7 @@ export class TestNode {
         this.net.transmit(this.id, o.to, o.msg);
         return;
       case 'fs':
+        this.ops.push(o.op);
         this.net.enqueue({ to: this.id, input: { kind: 'effectDone', effect: o.effect, result: this.execute(o.op) } });
         return;
       case 'setTimer':
