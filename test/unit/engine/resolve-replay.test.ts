@@ -59,7 +59,7 @@ describe('engine: resolve', () => {
       const { net, c, nodes } = conflictInALine();
       const [copyPath] = [...c.state.conflicts.keys()];
       assert.ok(copyPath !== undefined);
-      c.handle({ kind: 'command', command: { kind: 'resolve', path: copyPath, keep } });
+      c.handle({ kind: 'command', command: { kind: 'resolve', path: p(copyPath), keep } });
       net.run();
       net.advance(10_000);
       for (const n of nodes) {
