@@ -54,9 +54,44 @@ function spawnWorker(): Worker {
   return new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`));
 }
 
+/** FIFO with O(1) shift (a scan queues tens of thousands of jobs at once). */
+class JobQueue {
+  private items: Job[] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(job: Job): void {
+    this.items.push(job);
+  }
+
+  peek(): Job | undefined {
+    return this.items[this.head];
+  }
+
+  shift(): Job | undefined {
+    const job = this.items[this.head];
+    if (job === undefined) return undefined;
+    this.head++;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return job;
+  }
+
+  /** Put jobs back at the front (a worker died holding them). */
+  requeue(jobs: readonly Job[]): void {
+    this.items = [...jobs, ...this.items.slice(this.head)];
+    this.head = 0;
+  }
+}
+
 export class HashPool {
   private readonly slots: Slot[] = [];
-  private readonly queue: Job[] = [];
+  private readonly queue = new JobQueue();
   private nextBatch = 1;
   private inThreadBusy = false;
   private closed = false;
@@ -81,7 +116,7 @@ export class HashPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const job of this.queue.splice(0)) job.reject(new PloppyError('FS_ERROR', 'hash pool closed'));
+    for (let job = this.queue.shift(); job !== undefined; job = this.queue.shift()) job.reject(new PloppyError('FS_ERROR', 'hash pool closed'));
     await Promise.all(this.slots.map((s) => { s.alive = false; return s.worker.terminate(); }));
   }
 
@@ -112,8 +147,7 @@ export class HashPool {
   private takeBatch(): Job[] {
     const jobs: Job[] = [];
     let bytes = 0;
-    while (this.queue.length > 0 && jobs.length < hashBatchFilesMax) {
-      const next = this.queue[0] as Job;
+    for (let next = this.queue.peek(); next !== undefined && jobs.length < hashBatchFilesMax; next = this.queue.peek()) {
       if (jobs.length > 0 && bytes + next.sizeHint > hashBatchBytesMax) break;
       jobs.push(next);
       bytes += next.sizeHint;
@@ -139,7 +173,7 @@ export class HashPool {
   private lost(slot: Slot): void {
     if (!slot.alive) return;
     slot.alive = false;
-    if (slot.inFlight !== null) this.queue.unshift(...slot.inFlight.jobs);
+    if (slot.inFlight !== null) this.queue.requeue(slot.inFlight.jobs);
     slot.inFlight = null;
     if (!this.closed) this.pump();
   }
