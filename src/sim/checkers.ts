@@ -68,25 +68,31 @@ function firstLineDifference(a: readonly string[], b: readonly string[]): string
 
 const sameLines = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** Why the peers have not converged, or null when they have. */
-export function convergenceProblem(peers: readonly SimPeer[]): string | null {
+/** Why the peers have not converged (a few reasons, most basic first), or [] when they have. */
+export function convergenceProblems(peers: readonly SimPeer[], max = 4): string[] {
+  const out: string[] = [];
+  const down = peers.find((p) => p.engine === null);
+  if (down !== undefined) return [`p${down.index} is not running`];
   const trees = peers.map((p) => p.disk.snapshot());
+  const states = peers.map((p) => (p.engine as { state: State }).state);
   for (const p of peers) {
-    if (p.engine === null) return `p${p.index} is not running`;
     const disk = trees[p.index] as string[];
-    const index = indexLines(p.engine.state);
-    if (!sameLines(disk, index)) return `p${p.index}'s disk and index differ: ${firstLineDifference(disk, index)}`;
+    const index = indexLines(states[p.index] as State);
+    if (!sameLines(disk, index)) out.push(`p${p.index}'s disk and index differ: ${firstLineDifference(disk, index)}`);
   }
-  const first = trees[0] as string[];
-  const conflicts0 = conflictLines((peers[0]?.engine as { state: State }).state);
+  const conflicts = states.map(conflictLines);
   for (const p of peers.slice(1)) {
     const tree = trees[p.index] as string[];
-    if (!sameLines(first, tree)) return `p0 and p${p.index} have different trees: ${firstLineDifference(first, tree)}`;
-    const conflicts = conflictLines((p.engine as { state: State }).state);
-    if (!sameLines(conflicts0, conflicts)) return `p0 and p${p.index} have different conflict sets: ${firstLineDifference(conflicts0, conflicts)}`;
+    if (!sameLines(trees[0] as string[], tree)) out.push(`p0 and p${p.index} have different trees: ${firstLineDifference(trees[0] as string[], tree)}`);
   }
-  return null;
+  for (const p of peers.slice(1)) {
+    const c = conflicts[p.index] as string[];
+    if (!sameLines(conflicts[0] as string[], c)) out.push(`p0 and p${p.index} have different conflict sets: ${firstLineDifference(conflicts[0] as string[], c)}`);
+  }
+  return out.slice(0, max);
 }
+
+export const convergenceProblem = (peers: readonly SimPeer[]): string | null => convergenceProblems(peers, 1)[0] ?? null;
 
 // ------------------------------------------------------------ history
 
@@ -227,26 +233,40 @@ export function expectedWinner(a: FileVersion, b: FileVersion): FileVersion {
   return a.author >= b.author ? a : b;
 }
 
-/** Invariant 4 over every peer's conflicts. */
+/**
+ * Invariant 4 over every peer's conflicts. An entry whose winner does not
+ * yet dominate its loser is provisional (a peer that learned of the conflict
+ * from the copy before the merged winner reached it): only its copy name is
+ * judged; complete entries must also agree on the winner, and the winner must
+ * be the one the rule picks.
+ */
 export function conflictFindings(h: History): Finding[] {
   const out: Finding[] = [];
-  const byPair = new Map<string, ConflictSeen>();
+  const byLoser = new Map<string, ConflictSeen>();
+  const complete = new Map<string, ConflictSeen>();
   for (const c of h.conflicts) {
-    const expected = expectedWinner(c.winner, c.loser);
-    if (expected.author !== c.winner.author || vvKey(expected) !== vvKey(c.winner)) {
-      out.push({ invariant: 'deterministic-conflicts', message: `p${c.peer} chose ${describeVersion(c.winner)} over ${describeVersion(c.loser)} at ${c.path}; the rule picks the other` });
-    }
     const dir = c.path.includes('/') ? c.path.slice(0, c.path.lastIndexOf('/') + 1) : '';
     const copyOk = c.copyPath.startsWith(dir) && c.copyPath.includes('.ploppy-conflict-') && c.copyPath.includes(`-${shortPeer(c.loser.author)}`);
     if (!copyOk) out.push({ invariant: 'deterministic-conflicts', message: `p${c.peer}: conflict copy ${c.copyPath} of ${c.path} is not named NAME.ploppy-conflict-STAMP-${shortPeer(c.loser.author)}.EXT beside it` });
-    const key = `${c.path}|${[vvKey(c.winner), vvKey(c.loser)].sort().join('|')}`;
-    const other = byPair.get(key);
-    if (other === undefined) byPair.set(key, c);
-    else if (vvKey(other.winner) !== vvKey(c.winner) || other.copyPath !== c.copyPath) {
-      out.push({
-        invariant: 'deterministic-conflicts',
-        message: `p${other.peer} and p${c.peer} resolved the same conflict at ${c.path} differently: winner ${vvKey(other.winner)} copy ${other.copyPath} vs winner ${vvKey(c.winner)} copy ${c.copyPath}`,
-      });
+    const key = `${c.path}|${vvKey(c.loser)}|${c.loser.blocks.join(',')}`;
+    const sameLoser = byLoser.get(key);
+    if (sameLoser === undefined) byLoser.set(key, c);
+    else if (sameLoser.copyPath !== c.copyPath) {
+      out.push({ invariant: 'deterministic-conflicts', message: `p${sameLoser.peer} and p${c.peer} kept the same loser of ${c.path} under different names: ${sameLoser.copyPath} and ${c.copyPath}` });
+    }
+    if (dominates(c.winner.vv, c.loser.vv)) {
+      const expected = expectedWinner(c.winner, c.loser);
+      if (expected !== c.winner) {
+        out.push({ invariant: 'deterministic-conflicts', message: `p${c.peer} chose ${describeVersion(c.winner)} over ${describeVersion(c.loser)} at ${c.path}; the rule picks the other` });
+      }
+      const other = complete.get(key);
+      if (other === undefined) complete.set(key, c);
+      else if (vvKey(other.winner) !== vvKey(c.winner) || other.winner.blocks.join(',') !== c.winner.blocks.join(',')) {
+        out.push({
+          invariant: 'deterministic-conflicts',
+          message: `p${other.peer} and p${c.peer} resolved the same conflict at ${c.path} differently: ${describeVersion(other.winner)} vs ${describeVersion(c.winner)}`,
+        });
+      }
     }
     if (out.length >= 3) break;
   }

@@ -80,17 +80,19 @@ export class SimDisk {
 
   /**
    * Make sure every ancestor of `path` is a directory, creating missing ones
-   * (mkdir -p). False when an ancestor exists but is not a directory.
+   * (mkdir -p). Returns the directories it created, parents first, or null
+   * when an ancestor exists but is not a directory.
    */
-  ensureParents(path: string, sync: boolean, mtimeMs: number): boolean {
+  ensureParents(path: string, sync: boolean, mtimeMs: number): string[] | null {
     const missing: string[] = [];
     for (let p = parentPath(path); p !== null; p = parentPath(p)) {
       const e = this.live.get(p);
       if (e === undefined) missing.push(p);
-      else if (e.type !== 'directory') return false;
+      else if (e.type !== 'directory') return null;
     }
-    for (const p of missing.reverse()) this.put(p, { type: 'directory', mode: 7, mtimeMs }, sync);
-    return true;
+    missing.reverse();
+    for (const p of missing) this.put(p, { type: 'directory', mode: 7, mtimeMs }, sync);
+    return missing;
   }
 
   /** True when a parent of `path` exists and is not a directory (nothing can be created there). */

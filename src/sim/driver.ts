@@ -34,6 +34,8 @@ export interface DriverOutcome {
   readonly rescan: readonly string[];
   /** A reply to a peer (readBlock's HEREIS or DONTHAVE). */
   readonly reply: { readonly to: PeerId; readonly msg: WireMessage } | null;
+  /** Parent directories the op created (mkdir -p): the watcher reports them like any new directory. */
+  readonly created: readonly string[];
 }
 
 export type IntegrityReport = (message: string) => void;
@@ -48,8 +50,9 @@ const fail = (code: ErrorCode, message: string, rescan: readonly string[] = []):
   result: { ok: false, code, message },
   rescan,
   reply: null,
+  created: [],
 });
-const done = (rescan: readonly string[] = []): DriverOutcome => ({ result: ok, rescan, reply: null });
+const done = (rescan: readonly string[] = []): DriverOutcome => ({ result: ok, rescan, reply: null, created: [] });
 /** The applier's wording; the path is rescanned so the engine learns what is there. */
 const changed = (path: string, why: string): DriverOutcome => fail('FS_ERROR', `${path} changed on disk since it was scanned (${why}); not touched`, [path]);
 
@@ -58,6 +61,8 @@ const tempKey = (path: string, v: FileVersion): string => `${path}\u0000${v.size
 
 export class SimDriver {
   private temps = new Map<string, TempFile>();
+  /** Directories created by the op being executed. */
+  private created: string[] = [];
 
   constructor(
     private readonly disk: SimDisk,
@@ -76,6 +81,12 @@ export class SimDriver {
   }
 
   execute(op: FsOp, nowMs: number): DriverOutcome {
+    this.created = [];
+    const outcome = this.run(op, nowMs);
+    return this.created.length === 0 ? outcome : { ...outcome, created: this.created };
+  }
+
+  private run(op: FsOp, nowMs: number): DriverOutcome {
     for (const p of opPaths(op)) {
       const problem = pathProblem(p);
       if (problem !== null) {
@@ -84,8 +95,8 @@ export class SimDriver {
       }
     }
     switch (op.op) {
-      case 'writeBlock': return this.writeBlock(op);
-      case 'copyBlock': return this.copyBlock(op);
+      case 'writeBlock': return this.writeBlock(op, nowMs);
+      case 'copyBlock': return this.copyBlock(op, nowMs);
       case 'commitFile': return this.commitFile(op, nowMs);
       case 'makeDirectory': return this.makeDirectory(op, nowMs);
       case 'makeSymlink': return this.makeSymlink(op, nowMs);
@@ -127,7 +138,15 @@ export class SimDriver {
     }
   }
 
-  private writeBlock(op: Extract<FsOp, { op: 'writeBlock' }>): DriverOutcome {
+  /** mkdir -p for `path`'s parents; false when one of them is not a directory. */
+  private parents(path: string, nowMs: number): boolean {
+    const made = this.disk.ensureParents(path, true, nowMs);
+    if (made === null) return false;
+    this.created.push(...made);
+    return true;
+  }
+
+  private writeBlock(op: Extract<FsOp, { op: 'writeBlock' }>, nowMs: number): DriverOutcome {
     const actual = this.hasher.sha256(op.data);
     let good = this.checkBlockClaims(op);
     if (actual !== op.hash) {
@@ -142,17 +161,20 @@ export class SimDriver {
     }
     // Like the applier, refuse what does not check out: it never reaches the disk.
     if (!good) return fail('BLOCK_HASH_MISMATCH', `block ${op.hash.slice(0, 12)} for ${op.path}: the bytes do not match their hash`);
+    // The temp file lives beside its target, so the target's parents are made first.
+    if (!this.parents(op.path, nowMs)) return fail('FS_ERROR', `${op.path}: a parent is not a directory`, [op.path]);
     if (this.disk.full) return fail('DISK_FULL', `disk full writing ${op.path}`);
     this.writeInto(op.path, op.version, op.indices, op.data);
     return done();
   }
 
-  private copyBlock(op: Extract<FsOp, { op: 'copyBlock' }>): DriverOutcome {
+  private copyBlock(op: Extract<FsOp, { op: 'copyBlock' }>, nowMs: number): DriverOutcome {
     if (!this.checkBlockClaims(op)) return fail('BLOCK_HASH_MISMATCH', `copy of ${op.hash.slice(0, 12)} into ${op.path}: wrong block`);
     const src = this.disk.get(op.fromPath);
     if (src === undefined || src.type !== 'file' || op.fromOffset + op.length > src.data.byteLength) return changed(op.fromPath, 'it is gone');
     const bytes = src.data.subarray(op.fromOffset, op.fromOffset + op.length);
     if (this.hasher.sha256(bytes) !== op.hash) return changed(op.fromPath, `block ${op.hash.slice(0, 12)} is no longer at offset ${op.fromOffset}`);
+    if (!this.parents(op.path, nowMs)) return fail('FS_ERROR', `${op.path}: a parent is not a directory`, [op.path]);
     if (this.disk.full) return fail('DISK_FULL', `disk full writing ${op.path}`);
     this.writeInto(op.path, op.version, op.indices, bytes.slice());
     return done();
@@ -223,7 +245,7 @@ export class SimDriver {
     if (current?.type === 'directory' && entry.type !== 'directory' && this.disk.hasChildren(path)) {
       return fail('DIR_NOT_EMPTY', `${path} is a directory that still holds entries; not removed`);
     }
-    if (!this.disk.ensureParents(path, true, nowMs)) return fail('FS_ERROR', `${path}: a parent is not a directory`, [path]);
+    if (!this.parents(path, nowMs)) return fail('FS_ERROR', `${path}: a parent is not a directory`, [path]);
     this.disk.put(path, entry, true);
     return done();
   }
@@ -250,7 +272,7 @@ export class SimDriver {
     if (why !== null) return changed(from, why);
     if (from !== to && this.disk.has(to)) return changed(to, 'something is already there');
     if (to.startsWith(`${from}/`)) return fail('FS_ERROR', `cannot move ${from} into itself`);
-    if (!this.disk.ensureParents(to, true, nowMs)) return fail('FS_ERROR', `${to}: a parent is not a directory`, [to]);
+    if (!this.parents(to, nowMs)) return fail('FS_ERROR', `${to}: a parent is not a directory`, [to]);
     const e = this.disk.get(from) as DiskEntry;
     if (e.type !== 'symlink' && e.mode !== version.mode) this.disk.put(from, { ...e, mode: version.mode }, true);
     this.disk.renameTree(from, to, true);
@@ -265,9 +287,10 @@ export class SimDriver {
         result: { ok: false, code: 'FS_ERROR', message: `${op.path} changed on disk since it was scanned (block ${op.hash.slice(0, 12)} is no longer at offset ${op.offset}); not touched` },
         rescan: [],
         reply: { to: op.forPeer, msg: { cmd: 'DONTHAVE', id: this.ids.messageId(), hashes: [op.hash] } },
+        created: [],
       };
     }
-    return { result: ok, rescan: [], reply: { to: op.forPeer, msg: { cmd: 'HEREIS', id: this.ids.messageId(), hash: op.hash, data: bytes.slice() } } };
+    return { result: ok, rescan: [], reply: { to: op.forPeer, msg: { cmd: 'HEREIS', id: this.ids.messageId(), hash: op.hash, data: bytes.slice() } }, created: [] };
   }
 
   /** Does `path` already hold exactly `v` (type, mode, content)? */

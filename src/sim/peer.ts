@@ -15,6 +15,7 @@ import type { MemoryEventLog } from '../store/memory-event-log.js';
 import { SimDisk } from './disk.js';
 import { SimDriver, type IntegrityReport } from './driver.js';
 import { Scanner } from './scanner.js';
+import type { Agenda } from './world.js';
 
 /** Something the peer's process will read, with what the world needs to check it. */
 export interface Inbound {
@@ -34,6 +35,10 @@ export class SimPeer {
   paused = false;
   /** Inputs that arrived while paused, in order. */
   deferred: Inbound[] = [];
+  /** Effects and scans that came due while paused (the process does them when it resumes). */
+  stalled: Agenda[] = [];
+  /** When the disk finishes the last op queued (ops complete in order). */
+  diskFreeAtMs = 0;
   /** Inputs that arrived while the process was busy with the previous one. */
   inbox: Inbound[] = [];
   busy = false;
@@ -41,8 +46,8 @@ export class SimPeer {
   timers = new Map<TimerId, number>();
   pendingEffects = 0;
   scanScheduled = false;
-  /** Message id -> virtual time of first delivery, this incarnation (duplicate detection). */
-  seen = new Map<string, number>();
+  /** Message id -> first delivery (virtual time, and the peer's state for the message's paths then), this incarnation. */
+  seen = new Map<string, { readonly atMs: number; readonly fingerprint: string }>();
   /** Crash after this many outputs of the next handle() call that has more (a mid-step crash). */
   crashAfterOutputs: number | null = null;
   /** Set when the log has writes that are not flushed yet. */
@@ -75,6 +80,8 @@ export class SimPeer {
     this.alive = false;
     this.paused = false;
     this.deferred = [];
+    this.stalled = [];
+    this.diskFreeAtMs = 0;
     this.inbox = [];
     this.timers = new Map();
     this.pendingEffects = 0;

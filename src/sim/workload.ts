@@ -150,10 +150,10 @@ export class Workload {
   // ------------------------------------------------------------ actions
 
   private writeFile(disk: SimDisk, path: string, data: Uint8Array, mode: number, nowMs: number, sync: boolean): string[] {
-    const before = new Set(disk.paths());
-    if (!disk.ensureParents(path, sync, nowMs)) return [];
+    const parents = disk.ensureParents(path, sync, nowMs);
+    if (parents === null) return [];
     disk.put(path, { type: 'file', data, mode, mtimeMs: nowMs }, sync);
-    return disk.paths().filter((p) => !before.has(p) || p === path);
+    return [...parents, path];
   }
 
   private create(d: UserDisk, nowMs: number, sync: boolean): UserEdit | null {
@@ -195,9 +195,8 @@ export class Workload {
     if (from === null) return null;
     const to = caseOnly ? flipCase(from) : this.freePath(d.disk);
     if (to === null || to === from || d.disk.has(to) || to.startsWith(`${from}/`) || d.disk.parentBlocked(to)) return null;
-    const created = new Set(d.disk.paths());
-    if (!d.disk.ensureParents(to, sync, nowMs)) return null;
-    const parents = d.disk.paths().filter((p) => !created.has(p));
+    const parents = d.disk.ensureParents(to, sync, nowMs);
+    if (parents === null) return null;
     const moves = d.disk.renameTree(from, to, sync);
     return { peer: d.peer, op: caseOnly ? 'caseRename' : 'rename', touched: parents, moves, detail: `${from} -> ${to}` };
   }
@@ -221,20 +220,20 @@ export class Workload {
   private mkdir(d: UserDisk, nowMs: number, sync: boolean): UserEdit | null {
     const p = this.freePath(d.disk);
     if (p === null) return null;
-    const before = new Set(d.disk.paths());
-    if (!d.disk.ensureParents(p, sync, nowMs)) return null;
+    const parents = d.disk.ensureParents(p, sync, nowMs);
+    if (parents === null) return null;
     d.disk.put(p, { type: 'directory', mode: 7, mtimeMs: nowMs }, sync);
-    return { peer: d.peer, op: 'mkdir', touched: d.disk.paths().filter((x) => !before.has(x)), moves: [], detail: p };
+    return { peer: d.peer, op: 'mkdir', touched: [...parents, p], moves: [], detail: p };
   }
 
   private symlink(d: UserDisk, nowMs: number, sync: boolean): UserEdit | null {
     const p = this.freePath(d.disk);
     if (p === null) return null;
-    const before = new Set(d.disk.paths());
-    if (!d.disk.ensureParents(p, sync, nowMs)) return null;
+    const parents = d.disk.ensureParents(p, sync, nowMs);
+    if (parents === null) return null;
     const target = this.rng.chance(0.2) ? '../outside' : this.rng.pick(this.names);
     d.disk.put(p, { type: 'symlink', target, mode: 7, mtimeMs: nowMs }, sync);
-    return { peer: d.peer, op: 'symlink', touched: d.disk.paths().filter((x) => !before.has(x)), moves: [], detail: `${p} -> ${target}` };
+    return { peer: d.peer, op: 'symlink', touched: [...parents, p], moves: [], detail: `${p} -> ${target}` };
   }
 
   /** The same path written on two or three peers at the same instant. */

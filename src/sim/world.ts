@@ -27,7 +27,7 @@ import type { Hasher } from '../core/ports.js';
 import type { Rng } from '../core/rng.js';
 import { seededRng } from '../core/rng.js';
 import { seenMessageTtlMs } from '../core/constants.js';
-import type { Engine, EngineDeps, EffectId, EffectResult, Input, Output, TimerId } from '../engine/types.js';
+import type { Engine, EngineDeps, EffectId, EffectResult, FsOp, Input, Output, TimerId } from '../engine/types.js';
 import type { WireMessage } from '../events/messages.js';
 import { initialState, type State } from '../projections/state.js';
 import { firstDifference } from '../projections/snapshot.js';
@@ -40,6 +40,7 @@ import { seededIds, seededPeerId } from './ids.js';
 import { hasFault, type Knobs } from './knobs.js';
 import { Network, corruptRule, delayRule, duplicateRule, dropRule, reorderRule, type Packet } from './network.js';
 import { SimPeer, type Inbound } from './peer.js';
+import type { DriverOutcome } from './driver.js';
 import { Trace } from './trace.js';
 import { buildTopology, edgeKey, neighbours, type Edge } from './topology.js';
 import { Workload } from './workload.js';
@@ -78,7 +79,7 @@ export type Phase = 'safety' | 'liveness' | 'quiet';
 export type Agenda =
   | { readonly kind: 'deliver'; readonly packet: Packet }
   | { readonly kind: 'timer'; readonly peer: number; readonly incarnation: number; readonly timer: TimerId; readonly token: number }
-  | { readonly kind: 'effect'; readonly peer: number; readonly incarnation: number; readonly effect: EffectId; readonly result: EffectResult; readonly rescan: readonly string[] }
+  | { readonly kind: 'effect'; readonly peer: number; readonly incarnation: number; readonly effect: EffectId; readonly op: FsOp }
   | { readonly kind: 'scan'; readonly peer: number; readonly incarnation: number }
   | { readonly kind: 'workload' }
   | { readonly kind: 'connect'; readonly a: number; readonly b: number }
@@ -94,6 +95,7 @@ export interface Stats {
   lostWithConnection: number;
   noLink: number;
   duplicatesDelivered: number;
+  duplicatesChecked: number;
   corrupted: number;
   crashes: number;
   restarts: number;
@@ -111,10 +113,14 @@ export interface Stats {
 export const simEpochMs = Date.UTC(2026, 0, 1);
 export const networkName = 'sim';
 
+/** What a skipped op (a planted bug) reports: success. */
+const skipped: DriverOutcome = { result: { ok: true }, rescan: [], reply: null, created: [] };
 const isPing = (m: WireMessage): boolean => m.cmd === 'PING' || m.cmd === 'PONG';
+const messagePaths = (m: WireMessage): string[] =>
+  m.cmd === 'IHAVE' ? m.files.map((f) => f.path) : m.cmd === 'IMOVED' ? [m.oldpath, m.newpath] : m.cmd === 'IDELETED' ? [m.oldpath] : m.cmd === 'RESOLVED' ? [m.path, m.copyPath] : [];
 const newStats = (): Stats => ({
   handled: 0, sent: 0, sentData: 0, delivered: 0, byCmd: {}, resets: 0, lostWithConnection: 0, noLink: 0,
-  duplicatesDelivered: 0, corrupted: 0, crashes: 0, restarts: 0, pauses: 0, partitions: 0, linkUps: 0,
+  duplicatesDelivered: 0, duplicatesChecked: 0, corrupted: 0, crashes: 0, restarts: 0, pauses: 0, partitions: 0, linkUps: 0,
   userEdits: 0, fsOps: 0, fsFailures: 0, appended: 0, hostile: 0,
 });
 
@@ -298,8 +304,8 @@ export class World {
   }
 
   private process(p: SimPeer, inbound: Inbound): void {
-    const duplicate = this.isDuplicate(p, inbound);
-    const before = duplicate ? this.fileState(p) : null;
+    const strictDuplicate = this.isStrictDuplicate(p, inbound);
+    const before = strictDuplicate ? this.fileState(p) : null;
     const engine = p.engine as Engine;
     let outputs: Output[];
     try {
@@ -314,16 +320,36 @@ export class World {
     this.execute(p, outputs);
   }
 
-  private isDuplicate(p: SimPeer, inbound: Inbound): boolean {
+  /**
+   * Is this a second delivery of a message whose paths the peer has not
+   * touched since the first? Then it must change nothing. (When the peer's
+   * entries for those paths moved on in between, the copy is just a stale
+   * message: order independence covers it, and the end-of-run checkers judge
+   * what it did.)
+   */
+  private isStrictDuplicate(p: SimPeer, inbound: Inbound): boolean {
     const id = inbound.originalId;
-    if (id === undefined) return false;
+    if (id === undefined || inbound.input.kind !== 'received') return false;
+    const fingerprint = this.pathState(p, inbound.input.msg);
     const first = p.seen.get(id);
     if (first === undefined) {
-      p.seen.set(id, this.nowMs);
+      p.seen.set(id, { atMs: this.nowMs, fingerprint });
       return false;
     }
+    this.stats.duplicatesDelivered++;
     // The engine may forget an id after the TTL; allow a second of slack.
-    return this.nowMs - first < seenMessageTtlMs - 1_000;
+    if (this.nowMs - first.atMs >= seenMessageTtlMs - 1_000 || first.fingerprint !== fingerprint) return false;
+    this.stats.duplicatesChecked++;
+    return true;
+  }
+
+  /** The peer's files, transfers and conflicts entries for the paths a message is about. */
+  private pathState(p: SimPeer, msg: WireMessage): string {
+    const paths = messagePaths(msg);
+    if (paths.length === 0) return '';
+    const s = (p.engine as Engine).state;
+    const conflicts = [...s.conflicts.values()].filter((c) => paths.includes(c.path) || paths.includes(c.copyPath));
+    return canonicalJson({ files: paths.map((x) => s.files.get(x)), transfers: paths.map((x) => s.transfers.get(x)), conflicts });
   }
 
   private fileState(p: SimPeer): string {
@@ -333,7 +359,6 @@ export class World {
 
   /** Invariant 5: a message delivered twice changes nothing the second time. */
   private checkDuplicate(p: SimPeer, inbound: Inbound, outputs: readonly Output[], before: string): void {
-    this.stats.duplicatesDelivered++;
     const acted = outputs.filter((o) => o.kind === 'send' || o.kind === 'fs');
     const what = describeInput(inbound.input);
     if (acted.length > 0) {
@@ -446,19 +471,17 @@ export class World {
     if (!isPing(msg)) this.inFlightData += n;
   }
 
-  private runFsOp(p: SimPeer, effect: EffectId, original: Parameters<SimPeer['driver']['execute']>[0]): void {
+  /**
+   * An fs op takes effect when it completes, after the disk's latency, in the
+   * order the engine issued it; its effectDone follows at once. Until then the
+   * disk still shows what the engine's index says (a scan sees no half-done
+   * work), and a crash before completion means it never happened.
+   */
+  private runFsOp(p: SimPeer, effect: EffectId, op: FsOp): void {
     this.stats.fsOps++;
-    const op = this.bugs.has('no-conflict-copy') ? withoutConflictCopy(original) : original;
-    const outcome =
-      op === 'skip' ? { result: { ok: true } as EffectResult, rescan: [] as string[], reply: null } : p.driver.execute(op, this.engineNow(p));
-    if (!outcome.result.ok) this.stats.fsFailures++;
-    if (outcome.reply !== null) {
-      const to = this.byId.get(outcome.reply.to);
-      if (to !== undefined) this.send(p.index, to, outcome.reply.msg);
-    }
     p.pendingEffects++;
-    const atMs = this.nowMs + this.rng.timing.int(this.knobs.diskLatencyMsMax + 1);
-    this.schedule(atMs, { kind: 'effect', peer: p.index, incarnation: p.incarnation, effect, result: outcome.result, rescan: outcome.rescan });
+    p.diskFreeAtMs = Math.max(p.diskFreeAtMs, this.nowMs + this.rng.timing.int(this.knobs.diskLatencyMsMax + 1));
+    this.schedule(p.diskFreeAtMs, { kind: 'effect', peer: p.index, incarnation: p.incarnation, effect, op });
   }
 
   // ------------------------------------------------------------ agenda items
@@ -487,9 +510,24 @@ export class World {
   private completeEffect(item: Extract<Agenda, { kind: 'effect' }>): void {
     const p = this.peers[item.peer] as SimPeer;
     if (p.incarnation !== item.incarnation) return;
+    if (p.paused) {
+      p.stalled.push(item);
+      return;
+    }
     p.pendingEffects--;
-    for (const path of item.rescan) this.feedScan(p, path === '' ? null : path);
-    this.feed(p, { input: { kind: 'effectDone', effect: item.effect, result: item.result } });
+    const op = this.bugs.has('no-conflict-copy') ? withoutConflictCopy(item.op) : item.op;
+    const outcome = op === 'skip' ? skipped : p.driver.execute(op, this.engineNow(p));
+    if (!outcome.result.ok) this.stats.fsFailures++;
+    if (outcome.created.length > 0) {
+      p.scanner.touch(outcome.created);
+      this.scheduleScan(p);
+    }
+    if (outcome.reply !== null) {
+      const to = this.byId.get(outcome.reply.to);
+      if (to !== undefined) this.send(p.index, to, outcome.reply.msg);
+    }
+    for (const path of outcome.rescan) this.feedScan(p, path === '' ? null : path);
+    this.feed(p, { input: { kind: 'effectDone', effect: item.effect, result: outcome.result } });
   }
 
   /** Report what is on disk at `path` (null: the whole folder) as local changes. */
@@ -508,6 +546,10 @@ export class World {
   private runScan(index: number, incarnation: number): void {
     const p = this.peers[index] as SimPeer;
     if (p.incarnation !== incarnation) return;
+    if (p.paused) {
+      p.stalled.push({ kind: 'scan', peer: index, incarnation });
+      return;
+    }
     p.scanScheduled = false;
     for (const change of p.scanner.drain()) this.feed(p, { input: { kind: 'local', change } });
   }
@@ -620,6 +662,7 @@ export class World {
     const queued = p.deferred;
     p.deferred = [];
     for (const inbound of queued) this.feed(p, inbound);
+    for (const item of p.stalled.splice(0)) this.schedule(this.nowMs, item);
   }
 
   // ------------------------------------------------------------ healing
@@ -645,7 +688,7 @@ export class World {
   /** Nothing left that could change a tree: no data packets, effects, scans or queued inputs. */
   get settled(): boolean {
     if (this.inFlightData > 0) return false;
-    return this.peers.every((p) => p.running && !p.paused && p.pendingEffects === 0 && !p.scanScheduled && p.deferred.length === 0);
+    return this.peers.every((p) => p.running && !p.paused && p.pendingEffects === 0 && !p.scanScheduled && p.deferred.length === 0 && p.stalled.length === 0);
   }
 
   peerName(id: PeerId): string {
