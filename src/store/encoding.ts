@@ -11,8 +11,13 @@
  *   makes byte order equal numeric order, so a range scan reads in sequence.
  * - `P` + a State key (`m`, `f/PATH`, `p/PEER`, `c/COPYPATH`, `t/PATH`) -> the
  *   JSON of that projection entry (`valueForKey` in src/projections/snapshot.ts).
- * - `H` -> the head record `{"seq":N,"hash":"..."}`: the last sequence in the
+ * - `M` -> the head record `{"seq":N,"hash":"..."}`: the last sequence in the
  *   log and its hash, as of the last batch.
+ *
+ * The log sorts first on purpose: every batch also writes head and projection
+ * keys, so a flushed LevelDB table spans from its newest records to those
+ * keys. With the log first, that span never covers older records, and
+ * compaction does not rewrite the whole log each time.
  *
  * Every batch writes its records, the projection keys its events dirtied and
  * the head record atomically, so the log, the projections and the head never
@@ -31,7 +36,7 @@ import { projectionPrefixes } from '../projections/state.js';
 
 const logPrefix = 0x4c; // 'L'
 const projectionPrefix = 0x50; // 'P'
-const headPrefix = 0x48; // 'H'
+const headPrefix = 0x4d; // 'M', after the log (see above)
 const twoTo32 = 2 ** 32;
 
 /** The LevelDB key of record `seq`: 'L' then the sequence as 8 bytes big-endian. */

@@ -3,22 +3,22 @@
  *
  * Theory of operation
  * - `write()` links its events into the hash chain at once (so `head()` and
- *   the next `write()` continue from them), captures the projection entries
- *   the state marks dirty, and queues the write. Nothing is durable yet.
- * - A batch takes every queued write, up to `groupCommitEventsMax` events, and
- *   hands it to the implementation's `commit`, which stores the records, the
- *   projection entries and the head record in one atomic, synced batch.
- *   Writes that arrive while a batch is being committed wait and go, together,
- *   into the next batch: group commit. Each write resolves when its batch is
- *   durable, in order.
- * - 'auto' mode starts a batch on the microtask after the first queued write,
- *   so writes issued in one synchronous run share a batch. 'manual' mode
- *   commits only in `flush()`: the simulator's explicit, synchronous commit
- *   point (it runs on a virtual clock and never waits for real I/O).
- * - A failed commit fails every queued write and the writer for good: the
+ *   the next `write()` continue from them) and adds them, with the projection
+ *   entries the state marks dirty, to the open batch. Nothing is durable yet.
+ * - Open batches fill in order; one is closed to new writes when it holds
+ *   `groupCommitEventsMax` events. The writer hands the oldest to the
+ *   implementation's `commit`, which stores its records, projection entries
+ *   and head record in one atomic, synced batch. Writes that arrive while a
+ *   batch is being committed accumulate in the next one: group commit. Each
+ *   write resolves when its batch is durable, in order.
+ * - 'auto' mode starts committing on the microtask after the first write, so
+ *   writes issued in one synchronous run share a batch. 'manual' mode commits
+ *   only in `flush()`: the simulator's explicit, synchronous commit point (it
+ *   runs on a virtual clock and never waits for real I/O).
+ * - A failed commit fails every pending write and the writer for good: the
  *   chain in memory has run ahead of the store, so the log must be reopened.
- * - `abandon()` models a crash: queued writes are dropped and never settle
- *   (a dead process gets no answer), the store keeps only committed batches.
+ * - `abandon()` models a crash: pending writes are dropped and never settle
+ *   (a dead process gets no answer); the store keeps only committed batches.
  */
 import { assert } from '../core/assert.js';
 import { groupCommitEventsMax } from '../core/constants.js';
@@ -48,20 +48,26 @@ export type Commit = (batch: Batch) => Promise<void> | void;
 
 export type CommitMode = 'auto' | 'manual';
 
-interface QueuedWrite {
-  readonly records: readonly string[];
+interface PendingWrite {
   readonly recorded: readonly RecordedEvent[];
-  /** Null when the state had already folded later events (see write()). */
-  readonly entries: CapturedEntries | null;
-  readonly head: HeadRecord;
   readonly resolve: (recorded: readonly RecordedEvent[]) => void;
   readonly reject: (error: unknown) => void;
+}
+
+/** A batch still taking writes (or waiting for its turn to commit). */
+interface OpenBatch {
+  readonly firstSeq: number;
+  readonly records: string[];
+  /** Captured projection entries, later writes overwriting earlier ones. */
+  readonly entries: CapturedEntries;
+  readonly writes: PendingWrite[];
+  head: HeadRecord;
 }
 
 export class Writer {
   private headSeq: number;
   private headHash: string;
-  private queue: QueuedWrite[] = [];
+  private open: OpenBatch[] = [];
   private committing = false;
   private scheduled = false;
   private failure: unknown = null;
@@ -87,10 +93,10 @@ export class Writer {
     return this.headSeq;
   }
 
-  /** Events queued but not yet committed. */
+  /** Events written but not yet committed. */
   pendingEvents(): number {
     let n = 0;
-    for (const w of this.queue) n += w.records.length;
+    for (const b of this.open) n += b.records.length;
     return n;
   }
 
@@ -104,52 +110,62 @@ export class Writer {
     if (this.failure !== null) return Promise.reject(this.failure);
     assert(events.length > 0, 'write() needs at least one event');
     const firstSeq = this.headSeq + 1;
-    const records = new Array<string>(events.length);
-    const recorded = new Array<RecordedEvent>(events.length);
-    let prev = this.headHash;
+    const lastSeq = firstSeq + events.length - 1;
     for (let i = 0; i < events.length; i++) {
       const e = events[i] as StampedEvent;
       assert(e.seq === firstSeq + i, `events must continue the log gaplessly: expected seq ${firstSeq + i}, got ${e.seq}`);
       assert(isEventType(e.type), `unknown event type ${String(e.type)}`);
+    }
+    assert(state.meta.head >= lastSeq, `state must fold events before write(): state head ${state.meta.head} < last event ${lastSeq}`);
+    // Encode everything before touching the open batch, so a bad event leaves no trace.
+    const values = new Array<string>(events.length);
+    const recorded = new Array<RecordedEvent>(events.length);
+    let prev = this.headHash;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i] as StampedEvent;
       const encoded = encodeRecord(e, e.seq as Seq, prev, this.hasher);
-      records[i] = encoded.value;
-      recorded[i] = { ...e, seq: e.seq as Seq, v: currentVersions[e.type], prev, hash: encoded.hash } as RecordedEvent;
+      values[i] = encoded.value;
+      // A literal, not a spread: V8 builds `{...e, more}` on a slow path, and this is per event.
+      recorded[i] = {
+        type: e.type, data: e.data, seq: e.seq as Seq, id: e.id, hlc: e.hlc, peer: e.peer, v: currentVersions[e.type], prev, hash: encoded.hash,
+      } as RecordedEvent;
       prev = encoded.hash;
     }
-    const lastSeq = firstSeq + events.length - 1;
-    assert(state.meta.head >= lastSeq, `state must fold events before write(): state head ${state.meta.head} < last event ${lastSeq}`);
-    const entries = state.meta.head === lastSeq ? captureDirty(state) : null;
+    const batch = this.batchFor(events.length);
+    for (const v of values) batch.records.push(v);
+    if (state.meta.head === lastSeq) captureDirty(state, batch.entries);
     this.headSeq = lastSeq;
     this.headHash = prev;
-    const head = { seq: lastSeq, hash: prev };
+    batch.head = { seq: lastSeq, hash: prev };
     return new Promise((resolve, reject) => {
-      this.queue.push({ records, recorded, entries, head, resolve, reject });
+      batch.writes.push({ recorded, resolve, reject });
       if (this.mode === 'auto') this.schedule();
     });
   }
 
-  /** Manual mode: commit everything queued now, synchronously. Returns the events committed. */
+  /** Manual mode: commit everything pending now, synchronously. Returns the events committed. */
   flush(): number {
     assert(this.mode === 'manual', 'flush() is for manual commit mode');
     let committed = 0;
-    while (this.queue.length > 0 && this.failure === null) {
-      const { batch, writes } = this.take();
+    while (this.open.length > 0 && this.failure === null) {
+      const open = this.open.shift() as OpenBatch;
+      const batch = sealed(open);
       try {
         const result = this.commit(batch);
         assert(!(result instanceof Promise), 'manual mode needs a synchronous commit');
       } catch (e) {
-        this.fail(e, writes);
+        this.fail(e, open);
         throw e;
       }
-      this.committed(batch, writes);
+      this.committed(open);
       committed += batch.records.length;
     }
     return committed;
   }
 
-  /** Resolves once nothing is queued (auto mode) and no batch is being committed. */
+  /** Resolves once nothing is pending (auto mode) and no batch is being committed. */
   async settle(): Promise<void> {
-    while (this.committing || this.scheduled || (this.mode === 'auto' && this.queue.length > 0 && this.failure === null)) {
+    while (this.committing || this.scheduled || (this.mode === 'auto' && this.open.length > 0 && this.failure === null)) {
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
   }
@@ -159,12 +175,22 @@ export class Writer {
     if (this.failure === null) this.failure = new PloppyError('LOG_CLOSED', 'the event log is closed');
   }
 
-  /** A crash: drop queued writes without settling them; commit nothing more. */
+  /** A crash: drop pending writes without settling them; commit nothing more. */
   abandon(): void {
     this.abandoned = true;
-    this.queue = [];
+    this.open = [];
     this.failure = new PloppyError('LOG_CLOSED', 'the event log crashed');
     this.wakeIdle();
+  }
+
+  /** The open batch a write of `events` events joins, opening a new one when the last is full. */
+  private batchFor(events: number): OpenBatch {
+    const last = this.open[this.open.length - 1];
+    // The batch being committed has left `open`, so `last` still takes writes.
+    if (last !== undefined && last.records.length + events <= groupCommitEventsMax) return last;
+    const fresh: OpenBatch = { firstSeq: this.headSeq + 1, records: [], entries: new Map(), writes: [], head: { seq: this.headSeq, hash: this.headHash } };
+    this.open.push(fresh);
+    return fresh;
   }
 
   private schedule(): void {
@@ -178,16 +204,16 @@ export class Writer {
     if (this.committing) return;
     this.committing = true;
     try {
-      while (this.queue.length > 0 && this.failure === null) {
-        const { batch, writes } = this.take();
+      while (this.open.length > 0 && this.failure === null) {
+        const open = this.open.shift() as OpenBatch;
         try {
-          await this.commit(batch);
+          await this.commit(sealed(open));
         } catch (e) {
-          this.fail(e, writes);
+          this.fail(e, open);
           return;
         }
         if (this.abandoned) return;
-        this.committed(batch, writes);
+        this.committed(open);
       }
     } finally {
       this.committing = false;
@@ -195,40 +221,17 @@ export class Writer {
     }
   }
 
-  /** Merge queued writes, oldest first, into one batch of at most groupCommitEventsMax events. */
-  private take(): { batch: Batch; writes: QueuedWrite[] } {
-    let events = 0;
-    let n = 0;
-    while (n < this.queue.length) {
-      const size = (this.queue[n] as QueuedWrite).records.length;
-      if (n > 0 && events + size > groupCommitEventsMax) break;
-      events += size;
-      n++;
-    }
-    const writes = this.queue.splice(0, n);
-    const records: string[] = [];
-    const merged: CapturedEntries = new Map();
-    for (const w of writes) {
-      for (const r of w.records) records.push(r);
-      if (w.entries !== null) for (const [key, entry] of w.entries) merged.set(key, entry);
-    }
-    const projections = new Map<string, string | undefined>();
-    for (const [key, entry] of merged) projections.set(key, encodeEntry(entry));
-    const head = (writes[writes.length - 1] as QueuedWrite).head;
-    return { batch: { firstSeq: head.seq - records.length + 1, records, projections, head }, writes };
-  }
-
-  private committed(batch: Batch, writes: readonly QueuedWrite[]): void {
+  private committed(open: OpenBatch): void {
     this.batches++;
-    this.eventsCommitted += batch.records.length;
-    for (const w of writes) w.resolve(w.recorded);
+    this.eventsCommitted += open.records.length;
+    for (const w of open.writes) w.resolve(w.recorded);
   }
 
-  private fail(error: unknown, writes: readonly QueuedWrite[]): void {
+  private fail(error: unknown, failed: OpenBatch): void {
     this.failure = error;
-    const all = [...writes, ...this.queue];
-    this.queue = [];
-    for (const w of all) w.reject(error);
+    const batches = [failed, ...this.open];
+    this.open = [];
+    for (const b of batches) for (const w of b.writes) w.reject(error);
     this.wakeIdle();
   }
 
@@ -237,4 +240,11 @@ export class Writer {
     this.idleWaiters = [];
     for (const w of waiters) w();
   }
+}
+
+/** Encode an open batch's projection entries (once per key, however often it changed). */
+function sealed(open: OpenBatch): Batch {
+  const projections = new Map<string, string | undefined>();
+  for (const [key, entry] of open.entries) projections.set(key, encodeEntry(entry));
+  return { firstSeq: open.firstSeq, records: open.records, projections, head: open.head };
 }

@@ -1,0 +1,88 @@
+/**
+ * LevelEventLog: the contract, plus what only a real database has: the LOCK
+ * another process holds, and the key layout on disk.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, describe, it } from 'node:test';
+import { ClassicLevel } from 'classic-level';
+import { isPloppyError } from '../../../src/core/errors.js';
+import { appendEvents } from '../../../src/store/append.js';
+import { encodeHead, headKey, logKey, logStart, logEnd, seqOfLogKey } from '../../../src/store/encoding.js';
+import { LevelEventLog } from '../../../src/store/level-event-log.js';
+import { eventLogContract } from './contract.js';
+import { recorder, sampleEvents } from './fixtures.js';
+
+const root = mkdtempSync(join(tmpdir(), 'ploppy-level-log-'));
+let databases = 0;
+const freshDir = (): string => join(root, `db-${databases++}`);
+
+async function raw<T>(location: string, f: (db: ClassicLevel<Buffer, string>) => Promise<T>): Promise<T> {
+  const db = new ClassicLevel<Buffer, string>(location, { keyEncoding: 'buffer', valueEncoding: 'utf8' });
+  await db.open();
+  try {
+    return await f(db);
+  } finally {
+    await db.close();
+  }
+}
+
+eventLogContract<LevelEventLog>({
+  name: 'LevelEventLog',
+  create: (options) => LevelEventLog.open(freshDir(), options),
+  reopen: async (log, options) => {
+    await log.close();
+    return LevelEventLog.open(log.location, options);
+  },
+  injectRecord: async (log, seq, value, options) => {
+    await log.close();
+    await raw(log.location, async (db) => {
+      await db.batch().put(logKey(seq), value).put(headKey, encodeHead({ seq, hash: value.slice(0, 64) })).write();
+    });
+    return LevelEventLog.open(log.location, options);
+  },
+  batches: (log) => log.batches,
+  openIterators: (log) => log.openIterators,
+  cleanup: async () => rmSync(root, { recursive: true, force: true }),
+});
+
+const holder = fileURLToPath(new URL('./hold-lock.ts', import.meta.url));
+
+describe('LevelEventLog on disk', () => {
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  it('reports a LOCK held by another process as LOG_LOCKED, naming the path', async () => {
+    const dir = freshDir();
+    const child = spawn(process.execPath, ['--import', 'tsx', holder, dir], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => d.toString().includes('ready') && resolve());
+        child.on('exit', (code) => reject(new Error(`lock holder exited early (${code})`)));
+      });
+      await assert.rejects(LevelEventLog.open(dir), (e: unknown) => isPloppyError(e, 'LOG_LOCKED') && e.message.includes(dir));
+    } finally {
+      child.stdin.end();
+    }
+    assert.equal(await exited, 0);
+    const log = await LevelEventLog.open(dir);
+    await log.close();
+  });
+
+  it('keys records by 8-byte big-endian sequence, so byte order is sequence order', async () => {
+    const log = await LevelEventLog.open(freshDir());
+    const r = recorder();
+    for (let i = 0; i < 3; i++) await appendEvents(log, r.state, r.stamp(sampleEvents(log.head() + 1, 100), log.head()));
+    await log.close();
+    const keys = await raw(log.location, async (db) => (await db.keys({ gte: logStart, lt: logEnd }).all()));
+    assert.equal(keys.length, 300);
+    assert.ok(keys.every((k) => k.length === 9));
+    assert.deepEqual(keys.map(seqOfLogKey), Array.from({ length: 300 }, (_, i) => i + 1));
+    assert.equal(seqOfLogKey(logKey(2 ** 40 + 5)), 2 ** 40 + 5);
+    assert.ok(Buffer.compare(logKey(255), logKey(256)) < 0);
+  });
+});
