@@ -234,16 +234,18 @@ export function expectedWinner(a: FileVersion, b: FileVersion): FileVersion {
 }
 
 /**
- * Invariant 4 over every peer's conflicts. An entry whose winner does not
- * yet dominate its loser is provisional (a peer that learned of the conflict
- * from the copy before the merged winner reached it): only its copy name is
- * judged; complete entries must also agree on the winner, and the winner must
- * be the one the rule picks.
+ * Invariant 4 over every peer's conflicts. Every peer that kept a loser must
+ * have kept it under the same name, and every winner must be the one the rule
+ * picks: the rule is a pure function of the pair, so that is what makes peers
+ * agree. (Winners are recorded merged with the loser's vector, and a loser may
+ * lose to different versions on different peers in a three-way conflict, so
+ * winners are compared with the rule, not with each other.) An entry whose
+ * winner does not yet dominate its loser is provisional (learned from the
+ * copy before the merged winner arrived) and is judged on its name only.
  */
 export function conflictFindings(h: History): Finding[] {
   const out: Finding[] = [];
   const byLoser = new Map<string, ConflictSeen>();
-  const complete = new Map<string, ConflictSeen>();
   for (const c of h.conflicts) {
     const dir = c.path.includes('/') ? c.path.slice(0, c.path.lastIndexOf('/') + 1) : '';
     const copyOk = c.copyPath.startsWith(dir) && c.copyPath.includes('.ploppy-conflict-') && c.copyPath.includes(`-${shortPeer(c.loser.author)}`);
@@ -254,19 +256,8 @@ export function conflictFindings(h: History): Finding[] {
     else if (sameLoser.copyPath !== c.copyPath) {
       out.push({ invariant: 'deterministic-conflicts', message: `p${sameLoser.peer} and p${c.peer} kept the same loser of ${c.path} under different names: ${sameLoser.copyPath} and ${c.copyPath}` });
     }
-    if (dominates(c.winner.vv, c.loser.vv)) {
-      const expected = expectedWinner(c.winner, c.loser);
-      if (expected !== c.winner) {
-        out.push({ invariant: 'deterministic-conflicts', message: `p${c.peer} chose ${describeVersion(c.winner)} over ${describeVersion(c.loser)} at ${c.path}; the rule picks the other` });
-      }
-      const other = complete.get(key);
-      if (other === undefined) complete.set(key, c);
-      else if (vvKey(other.winner) !== vvKey(c.winner) || other.winner.blocks.join(',') !== c.winner.blocks.join(',')) {
-        out.push({
-          invariant: 'deterministic-conflicts',
-          message: `p${other.peer} and p${c.peer} resolved the same conflict at ${c.path} differently: ${describeVersion(other.winner)} vs ${describeVersion(c.winner)}`,
-        });
-      }
+    if (dominates(c.winner.vv, c.loser.vv) && expectedWinner(c.winner, c.loser) !== c.winner) {
+      out.push({ invariant: 'deterministic-conflicts', message: `p${c.peer} chose ${describeVersion(c.winner)} over ${describeVersion(c.loser)} at ${c.path}; the rule picks the other` });
     }
     if (out.length >= 3) break;
   }
