@@ -16,6 +16,12 @@ export interface NetworkConfig {
   readonly dir: string;
   /** HOST:PORT to listen on; default 0.0.0.0:0 (the OS picks a port, announced in HELLO). */
   readonly listen: string | null;
+  /**
+   * Without --listen, the address the OS picked at the first start, reused at
+   * every restart so peers that know it can reconnect (a fresh port is taken
+   * only if it is no longer free).
+   */
+  readonly listenChosen?: string | null;
   readonly secret: string | null;
   readonly admin: string | null;
   /** How this host entered the network: created it, or joined through this peer address. */

@@ -25,10 +25,11 @@ import { scan, toLocalChanges, type ScanProgress, type ScanResult } from '../fs/
 import { Watcher } from '../fs/watcher.js';
 import type { NetworkPaths } from '../cli/home.js';
 import { createTransport, type Transport } from '../net/transport.js';
+import { formatAddress, parseAddress } from '../net/address.js';
 import type { Session } from '../net/session.js';
 import { LevelEventLog } from '../store/level-event-log.js';
 import { nodeHasher, nodeIds } from '../store/node-ports.js';
-import { readConfig, type NetworkConfig } from './config.js';
+import { readConfig, writeConfig, type NetworkConfig } from './config.js';
 import { serveControl } from './control.js';
 import { controlHandler } from './control-ops.js';
 import { Driver } from './driver.js';
@@ -47,6 +48,7 @@ export class Daemon {
   private watcher: Watcher | null = null;
   private readonly pool = new HashPool();
   private readonly sessions = new Map<PeerId, Session>();
+  private readonly serving = new Map<PeerId, Promise<void>>();
   private readonly diskEntries = new Map<string, DiskEntry>();
   private fsReadyResolve!: () => void;
   private readonly fsReady = new Promise<void>((r) => (this.fsReadyResolve = r));
@@ -93,15 +95,7 @@ export class Daemon {
   private async boot(): Promise<void> {
     const state = await this.log.loadState();
     const c = this.config;
-    this.transport = await createTransport({
-      networkName: c.name,
-      networkId: state.meta.networkId ?? (c.networkId !== '' ? c.networkId : undefined),
-      peerId: c.peer,
-      ...(c.listen !== null ? { listen: c.listen } : {}),
-      ...(c.secret !== null ? { secret: c.secret } : {}),
-      onPeer: (s) => this.adopt(s),
-      onError: (e, remote) => log(`refused ${remote}: ${e.message}`),
-    });
+    this.transport = await this.listen(state.meta.networkId ?? (c.networkId !== '' ? c.networkId : undefined));
     this.engine = createEngine({ state, deps: { hasher: nodeHasher, ids: nodeIds }, selfAddress: this.transport.address });
     this.driver = new Driver(this.engine, this.log, {
       send: (to, msg) => this.send(to, msg),
@@ -116,6 +110,33 @@ export class Daemon {
     if (state.meta.self === null) this.submit({ kind: 'command', command: firstCommand(c) });
     else this.submit({ kind: 'timer', timer: 'start' });
     void this.scanAndWatch().catch((e: unknown) => this.fatal(e));
+  }
+
+  private async listen(networkId: string | undefined): Promise<Transport> {
+    const c = this.config;
+    const open = (listen: string | null): Promise<Transport> =>
+      createTransport({
+        networkName: c.name,
+        ...(networkId !== undefined ? { networkId } : {}),
+        peerId: c.peer,
+        ...(listen !== null ? { listen } : {}),
+        ...(c.secret !== null ? { secret: c.secret } : {}),
+        onPeer: (s) => this.adopt(s),
+        onError: (e, remote) => log(`refused ${remote}: ${e.message}`),
+      });
+    const wanted = parseAddress(c.listen ?? '0.0.0.0:0');
+    if (wanted.port !== 0) return open(c.listen);
+    const chosen = c.listenChosen ?? null;
+    let transport: Transport;
+    try {
+      transport = await open(chosen === null ? c.listen : formatAddress({ host: wanted.host, port: parseAddress(chosen).port }));
+    } catch (e) {
+      if (chosen === null || !isPloppyError(e, 'LISTEN_FAILED')) throw e;
+      log(`the port of ${chosen} is taken; listening on a new one`);
+      transport = await open(c.listen);
+    }
+    if (transport.address !== chosen) writeConfig(this.paths, { ...c, listenChosen: transport.address });
+    return transport;
   }
 
   submit(input: Input): void {
@@ -231,7 +252,19 @@ export class Daemon {
     return applier.apply(op as WriteOp);
   }
 
-  private async serveBlock(applier: Applier, op: Extract<FsOp, { op: 'readBlock' }>): Promise<EffectResult> {
+  /** Blocks served to one peer go out one after another, each waiting for the socket to drain. */
+  private serveBlock(applier: Applier, op: Extract<FsOp, { op: 'readBlock' }>): Promise<EffectResult> {
+    const previous = this.serving.get(op.forPeer) ?? Promise.resolve();
+    const next = previous.then(() => this.serveOne(applier, op));
+    const tail = next.then(() => undefined, () => undefined);
+    this.serving.set(op.forPeer, tail);
+    void tail.then(() => {
+      if (this.serving.get(op.forPeer) === tail) this.serving.delete(op.forPeer);
+    });
+    return next;
+  }
+
+  private async serveOne(applier: Applier, op: Extract<FsOp, { op: 'readBlock' }>): Promise<EffectResult> {
     const session = this.sessions.get(op.forPeer);
     const result = await applier.readBlock(op.path, op.offset, op.length, op.hash);
     if (session === undefined) return { ok: true };

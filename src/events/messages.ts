@@ -93,6 +93,9 @@ const str = (x: unknown, what: string, maxBytes: number): string => {
 };
 const int = (x: unknown, what: string, min = 0, max = Number.MAX_SAFE_INTEGER): number =>
   Number.isSafeInteger(x) && (x as number) >= min && (x as number) <= max ? (x as number) : bad(`${what}: not an integer in [${min}, ${max}]`);
+/** Milliseconds since the epoch, as stat gives them: fractional, within Date's range. */
+const time = (x: unknown, what: string): number =>
+  typeof x === 'number' && Number.isFinite(x) && Math.abs(x) <= 8.64e15 ? x : bad(`${what}: not a time in milliseconds`);
 const id = (x: unknown, what = 'id'): MessageId => (isMessageId(x) ? x : bad(`${what}: not a UUID`));
 const peer = (x: unknown, what: string): PeerId => (isPeerId(x) ? x : bad(`${what}: not a peer id`));
 const path = (x: unknown, what: string): SyncPath => (isSyncPath(x) ? x : bad(`${what}: not a valid path`));
@@ -118,7 +121,7 @@ export function validateVersion(x: unknown, what = 'version'): FileVersion {
     type: type as FileVersion['type'],
     mode: int(o.mode, `${what}.mode`, 0, fileModeMax),
     size: int(o.size, `${what}.size`),
-    mtimeMs: int(o.mtimeMs, `${what}.mtimeMs`, -8.64e15, 8.64e15),
+    mtimeMs: time(o.mtimeMs, `${what}.mtimeMs`),
     blockSizeBytes: int(o.blockSizeBytes, `${what}.blockSizeBytes`),
     blocks: list(o.blocks, `${what}.blocks`, blocksPerMessageMax, (h, i) => hash(h, `${what}.blocks[${i}]`)),
     deleted: o.deleted as boolean,

@@ -1,12 +1,14 @@
 /**
- * `replay --verify`: re-run the engine's decisions over the recorded inputs.
- * Placeholder wiring until the engine exports its verifier: reports that no
- * decisions were checked, and fails, so it can never pass vacuously.
+ * `replay --verify`: stream the recorded log through the engine's
+ * DecisionChecker, which re-runs every decision over its recorded input and
+ * names the first sequence number where the outcome differs.
  */
+import { DecisionChecker } from '../engine/verify.js';
 import type { DecisionVerifier } from './replay.js';
 
-export const decisionVerifier: DecisionVerifier = async () => ({
-  ok: false,
-  checked: 0,
-  firstMismatch: 'decision re-run is not available in this build',
-});
+export const decisionVerifier: DecisionVerifier = async (log, until) => {
+  const checker = new DecisionChecker();
+  for await (const e of log.read({ until })) checker.push(e);
+  const r = checker.result();
+  return { ok: r.ok, checked: r.checked, firstMismatch: r.firstMismatch };
+};
