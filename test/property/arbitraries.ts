@@ -221,7 +221,11 @@ export const stampedSequenceArb = (constraints: { minLength?: number; maxLength?
     fc
       .tuple(
         pools.peers,
-        fc.array(fc.tuple(eventArb(pools), eventIdArb, fc.nat({ max: 5 })), { minLength: constraints.minLength ?? 0, maxLength: constraints.maxLength ?? 40 }),
+        fc.array(fc.tuple(eventArb(pools), eventIdArb, fc.nat({ max: 5 })), {
+          minLength: constraints.minLength ?? 0,
+          maxLength: constraints.maxLength ?? 40,
+          size: 'max',
+        }),
       )
       .map(([self, items]) => {
         let hlc: Hlc = { wallMs: 1_700_000_000_000, counter: 0 };
@@ -246,4 +250,4 @@ export function splitIntoBatches<T>(items: readonly T[], sizes: readonly number[
 }
 
 /** Batch sizes for splitIntoBatches. */
-export const batchSizesArb: fc.Arbitrary<number[]> = fc.array(fc.integer({ min: 1, max: 8 }), { maxLength: 40 });
+export const batchSizesArb: fc.Arbitrary<number[]> = fc.array(fc.integer({ min: 1, max: 8 }), { maxLength: 40, size: 'max' });
