@@ -37,6 +37,8 @@ export class SimDisk {
   private readonly unsynced = new Set<string>();
   private readonly hashCache = new WeakMap<Uint8Array, readonly BlockHash[]>();
   full = false;
+  /** Bumped on every change (cheap change detection for the convergence probe). */
+  version = 0;
 
   constructor(private readonly hasher: Hasher) {}
 
@@ -65,6 +67,7 @@ export class SimDisk {
 
   /** Set (or with `undefined` remove) one entry; synced entries survive a crash. */
   put(path: string, entry: DiskEntry | undefined, sync: boolean): void {
+    this.version++;
     if (entry === undefined) this.live.delete(path);
     else this.live.set(path, entry);
     if (sync) this.syncPath(path);
@@ -123,6 +126,7 @@ export class SimDisk {
 
   /** A machine crash: unsynced changes are lost. */
   crash(): void {
+    this.version++;
     for (const p of this.unsynced) {
       const e = this.durable.get(p);
       if (e === undefined) this.live.delete(p);

@@ -65,8 +65,10 @@ export interface SimResult {
   readonly reportDir: string | null;
 }
 
-export const defaultLivenessMsMax = 10 * 60 * 1000;
-export const defaultQuietMs = 60 * 1000;
+export const defaultLivenessMsMax = 5 * 60 * 1000;
+/** Liveness gives up when nothing has progressed for this long (well past every engine timeout). */
+export const stallMs = 2 * 60 * 1000;
+export const defaultQuietMs = 30 * 1000;
 const probeEveryMs = 250;
 /** Messages allowed per (peer x link) for every thing that happened (an edit, a link coming up, a restart). */
 const messagesPerPeerLinkPerThing = 64;
@@ -81,7 +83,11 @@ async function runSteps(w: World, until: () => boolean, maxSteps: number): Promi
   return until();
 }
 
-/** Run the liveness phase until converged; returns the time it converged, or null. */
+/**
+ * Run the liveness phase until converged; returns the time it converged, or
+ * null. Gives up early when nothing has progressed (no file, version or
+ * conflict event anywhere) for `stallMs`: retrying forever is not converging.
+ */
 async function converge(w: World, livenessMsMax: number): Promise<number | null> {
   await w.healAll();
   const deadline = w.nowMs + livenessMsMax;
@@ -89,13 +95,23 @@ async function converge(w: World, livenessMsMax: number): Promise<number | null>
   let nextProbe = w.nowMs;
   let convergedAt: number | null = null;
   let last = 'never settled';
+  let progress = w.progress;
+  let progressAtMs = w.nowMs;
+  let stalled = false;
+  let lastSeen = '';
   await runSteps(
     w,
     () => {
       if (w.nowMs > deadline) return true;
       if (w.nowMs < nextProbe) return false;
       nextProbe = w.nowMs + probeEveryMs;
+      if (w.progress !== progress) (progress = w.progress), (progressAtMs = w.nowMs);
+      if (w.nowMs - progressAtMs > stallMs) return (stalled = true);
       if (!w.settled) return false;
+      // Comparing trees is the expensive part: only when something changed since the last look.
+      const seen = `${w.progress}|${w.peers.map((p) => p.disk.version).join(',')}`;
+      if (seen === lastSeen) return false;
+      lastSeen = seen;
       const problem = convergenceProblem(w.peers);
       if (problem === null) convergedAt = w.nowMs;
       else last = problem;
@@ -105,7 +121,8 @@ async function converge(w: World, livenessMsMax: number): Promise<number | null>
   );
   if (convergedAt === null && !w.stopped) {
     const problems = w.settled ? convergenceProblems(w.peers) : [last];
-    w.violate('convergence', `no convergence within ${livenessMsMax} ms or ${stepsMax} steps of healing (now ${w.nowMs} ms, ${w.steps} steps): ${problems.join(' | ')}`);
+    const why = stalled ? `no progress for ${stallMs} ms` : `no convergence within ${livenessMsMax} ms or ${stepsMax} steps`;
+    w.violate('convergence', `${why} after healing (now ${w.nowMs} ms, ${w.steps} steps): ${problems.join(' | ')}`);
   }
   return convergedAt;
 }

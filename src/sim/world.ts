@@ -113,6 +113,11 @@ export interface Stats {
 export const simEpochMs = Date.UTC(2026, 0, 1);
 export const networkName = 'sim';
 
+/** Events that mean the peers are getting somewhere (not just talking or retrying). */
+const progressTypes: ReadonlySet<string> = new Set([
+  'LocalFileChanged', 'LocalFileDeleted', 'LocalFileMoved', 'FileCommitted', 'VersionAccepted', 'VersionsMerged', 'ConflictDetected', 'ConflictResolved', 'BlockVerified',
+]);
+
 /** What a skipped op (a planted bug) reports: success. */
 const skipped: DriverOutcome = { result: { ok: true }, rescan: [], reply: null, created: [] };
 const isPing = (m: WireMessage): boolean => m.cmd === 'PING' || m.cmd === 'PONG';
@@ -143,6 +148,8 @@ export class World {
   /** Packets scheduled or held and not yet delivered: all, and those that are not PING/PONG. */
   inFlight = 0;
   inFlightData = 0;
+  /** Counts events that change files, versions or conflicts (see progressTypes). */
+  progress = 0;
   private readonly workload: Workload;
   private readonly byId = new Map<PeerId, number>();
   private readonly byAddress = new Map<string, number>();
@@ -352,9 +359,18 @@ export class World {
     return canonicalJson({ files: paths.map((x) => s.files.get(x)), transfers: paths.map((x) => s.transfers.get(x)), conflicts });
   }
 
+  /**
+   * A fingerprint of the files and conflicts projections: every change to an
+   * entry stamps it with the new event's sequence number, so the largest
+   * stamps (and the number of conflicts, for removals) move iff something changed.
+   */
   private fileState(p: SimPeer): string {
     const s = (p.engine as Engine).state;
-    return canonicalJson({ files: s.files, conflicts: s.conflicts });
+    let files = 0;
+    for (const f of s.files.values()) if (f.changedSeq > files) files = f.changedSeq;
+    let conflicts = 0;
+    for (const c of s.conflicts.values()) if (c.detectedSeq > conflicts) conflicts = c.detectedSeq;
+    return `${s.files.size}|${files}|${s.conflicts.size}|${conflicts}`;
   }
 
   /** Invariant 5: a message delivered twice changes nothing the second time. */
@@ -392,6 +408,7 @@ export class World {
 
   private append(p: SimPeer, events: Extract<Output, { kind: 'append' }>['events']): void {
     this.stats.appended += events.length;
+    for (const e of events) if (progressTypes.has(e.type)) this.progress++;
     try {
       p.log.write(events, (p.engine as Engine).state).catch((e: unknown) => {
         if (p.alive) this.violate('replay', `p${p.index} log write failed: ${String(e)}`);
