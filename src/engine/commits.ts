@@ -18,13 +18,47 @@ import type { EffectResult, FsOp } from './types.js';
 const changedOnDisk = (r: EffectResult): boolean => !r.ok && /changed on disk/i.test(r.message);
 
 /**
- * A commit at `path` waits while local copies read from it, and while a
- * conflict there still waits for its copy (the loser must be kept first).
+ * A commit at `path` waits while local copies read from it, while another
+ * commit there is out, and while a conflict there still waits for its copy
+ * (the loser must be kept first).
  */
 export function held(call: Call, path: SyncPath): boolean {
-  if (call.vol.plans.pendingReads.has(path)) return true;
+  if (call.vol.plans.pendingReads.has(path) || call.vol.plans.committing.has(path)) return true;
   for (const c of call.state.conflicts.values()) {
-    if (c.path === path && c.copyPath !== path && call.state.transfers.has(c.copyPath)) return true;
+    if (c.path === path && c.copyPath !== path && call.state.transfers.has(c.copyPath) && copyInReach(call, c.copyPath)) return true;
+  }
+  return false;
+}
+
+/**
+ * The copy at `copyPath` can still be made: blocks are being copied or
+ * written, or a live neighbour can send the rest. (A loser deleted from our
+ * disk before it was copied, with nobody else holding it, is out of reach;
+ * holding the winner back for it would hold it forever.)
+ */
+function copyInReach(call: Call, copyPath: SyncPath): boolean {
+  const plan = call.vol.plans.byPath.get(copyPath);
+  if (plan === undefined || plan.phase !== 'blocks') return plan !== undefined && plan.phase !== 'failed';
+  if (plan.copying.size > 0 || plan.writing.size > 0 || plan.inflight.size > 0) return true;
+  const sources = call.state.transfers.get(copyPath)?.sources ?? [];
+  return sources.some((p) => p !== call.state.meta.self && call.vol.links.has(p));
+}
+
+/**
+ * Order within a tree: removing or replacing a directory waits for the
+ * transfers below it (their removals go first), and anything below a
+ * directory being created waits for it.
+ */
+function waitsForTree(call: Call, plan: Plan): boolean {
+  const s = call.state;
+  const current = s.files.get(plan.path)?.version;
+  if (current !== undefined && !current.deleted && current.type === 'directory' && (plan.version.deleted || plan.version.type !== 'directory')) {
+    const prefix = `${plan.path}/`;
+    for (const p of s.transfers.keys()) if (p.startsWith(prefix)) return true;
+  }
+  for (let i = plan.path.lastIndexOf('/'); i > 0; i = plan.path.lastIndexOf('/', i - 1)) {
+    const parent = call.vol.plans.byPath.get(plan.path.slice(0, i) as SyncPath);
+    if (parent !== undefined && parent.phase !== 'failed' && !parent.version.deleted && parent.version.type === 'directory') return true;
   }
   return false;
 }
@@ -32,7 +66,7 @@ export function held(call: Call, path: SyncPath): boolean {
 export function commitReady(call: Call): void {
   for (const plan of call.vol.plans.byPath.values()) {
     settle(plan);
-    if (plan.phase === 'ready' && !held(call, plan.path)) commit(call, plan);
+    if (plan.phase === 'ready' && !held(call, plan.path) && !waitsForTree(call, plan)) commit(call, plan);
   }
 }
 
@@ -47,7 +81,8 @@ function commit(call: Call, plan: Plan): void {
         ? { op: 'makeSymlink', path, version, expect }
         : { op: 'commitFile', path, version, expect };
   plan.phase = 'committing';
-  call.fs(op, { kind: 'commit', path, key: plan.key, version });
+  call.vol.plans.committing.add(path);
+  call.fs(op, { kind: 'commit', path, key: plan.key, version, filesSeq: filesSeq(call, path) });
 }
 
 /** Try an IMOVED as a rename: we hold the old content at the old path and nothing is at the new one. */
@@ -61,7 +96,7 @@ export function tryMove(call: Call, m: MessageOf<'IMOVED'>): void {
   if (versionKey(tOld.version) !== versionKey(tombstone) || versionKey(tNew.version) !== versionKey(version)) return;
   const local = s.files.get(oldpath)?.version;
   if (local === undefined || local.deleted || !sameContent(local, version) || expectAt(s, newpath) !== null) return;
-  if (call.vol.plans.pendingReads.has(oldpath)) return;
+  if (held(call, oldpath) || held(call, newpath)) return;
   const plans = call.vol.plans;
   for (const p of [plans.byPath.get(oldpath), plans.byPath.get(newpath)]) if (p !== undefined) cancelPlan(call, p);
   for (const v of [tOld.version, tNew.version]) {
@@ -69,11 +104,25 @@ export function tryMove(call: Call, m: MessageOf<'IMOVED'>): void {
     plan.phase = 'moving';
     plans.byPath.set(v.path, plan);
   }
+  plans.committing.add(oldpath);
+  plans.committing.add(newpath);
   call.fs(
     { op: 'move', from: oldpath, to: newpath, version: tNew.version, expect: local },
-    { kind: 'move', from: oldpath, to: newpath, tombstone: tOld.version, version: tNew.version, keyFrom: versionKey(tOld.version), keyTo: versionKey(tNew.version) },
+    {
+      kind: 'move', from: oldpath, to: newpath, tombstone: tOld.version, version: tNew.version,
+      keyFrom: versionKey(tOld.version), keyTo: versionKey(tNew.version), filesSeqFrom: filesSeq(call, oldpath), filesSeqTo: filesSeq(call, newpath),
+    },
   );
 }
+
+const filesSeq = (call: Call, path: SyncPath): number => call.state.files.get(path)?.changedSeq ?? 0;
+
+/**
+ * The files projection at `path` moved on while our op was out (a local
+ * change was observed, or a merge decided): what it says now is newer than
+ * what the op put there, so the op's outcome must not be recorded over it.
+ */
+const overtaken = (call: Call, path: SyncPath, seqAtIssue: number): boolean => filesSeq(call, path) !== seqAtIssue;
 
 /** The plan `key` names at `path`, if it is still the current one. */
 function planFor(call: Call, path: SyncPath, key: string): Plan | undefined {
@@ -129,7 +178,13 @@ function blockDone(call: Call, rec: Extract<EffectRecord, { kind: 'block' }>, re
 }
 
 function commitDone(call: Call, rec: Extract<EffectRecord, { kind: 'commit' }>, result: EffectResult): void {
+  call.vol.plans.committing.delete(rec.path);
+  call.touched.add(rec.path);
   const plan = planFor(call, rec.path, rec.key);
+  if (result.ok && overtaken(call, rec.path, rec.filesSeq)) {
+    if (plan !== undefined) call.vol.plans.byPath.delete(rec.path);
+    return;
+  }
   if (result.ok) {
     if (plan !== undefined) {
       call.vol.plans.byPath.delete(rec.path);
@@ -145,10 +200,12 @@ function commitDone(call: Call, rec: Extract<EffectRecord, { kind: 'commit' }>, 
 function moveDone(call: Call, rec: Extract<EffectRecord, { kind: 'move' }>, result: EffectResult): void {
   const plans = call.vol.plans;
   for (const [path, key] of [[rec.from, rec.keyFrom], [rec.to, rec.keyTo]] as const) {
+    plans.committing.delete(path);
     const plan = planFor(call, path, key);
     if (plan !== undefined) plans.byPath.delete(path);
     call.touched.add(path); // on failure the plans start again as ordinary transfers
   }
+  if (result.ok && (overtaken(call, rec.from, rec.filesSeqFrom) || overtaken(call, rec.to, rec.filesSeqTo))) return;
   if (!result.ok) {
     call.record({ type: 'TransferFailed', data: { path: rec.to, reason: `rename from ${rec.from}: ${result.message}`, code: result.code } });
     if (changedOnDisk(result)) rescan(call, rec.from);

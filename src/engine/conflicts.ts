@@ -5,20 +5,23 @@
  * deciding or of arrival order, so every peer that meets the same pair picks
  * the same winner and creates the same copy (DESIGN.md invariant 4):
  * - modify beats a concurrent delete (no data loss);
+ * - a directory beats a concurrent file or symlink (its children could not
+ *   live under a file; the file is kept as the copy);
  * - else the later HLC stamp wins, then the larger author peer id;
  * - the loser is kept as `NAME.ploppy-conflict-YYYYMMDD-HHMMSS-PEER8.EXT`
  *   (UTC wall time of the loser's stamp, first 8 characters of its author),
  *   whose version is derived from the loser alone (its content, vector, stamp
  *   and author), so two peers that both make the copy make the identical
  *   version and it merges silently;
- * - the winner's vector is merged with the loser's, so the merged winner
- *   dominates both and the conflict is not detected again.
+ * - the winner's vector is merged with the loser's (plus an increment of the
+ *   peer that settles it), so the merged winner dominates both and the
+ *   conflict is not detected again.
  */
 import { compareHlc } from '../core/hlc.js';
-import { shortPeer } from '../core/ids.js';
+import { shortPeer, type PeerId } from '../core/ids.js';
 import { isSyncPath, type SyncPath } from '../core/path.js';
 import { pathSegmentBytesMax } from '../core/constants.js';
-import { merge } from '../core/vv.js';
+import { increment, merge } from '../core/vv.js';
 import type { ConflictRule } from '../events/types.js';
 import type { FileVersion } from '../events/version.js';
 
@@ -33,6 +36,11 @@ export function pickWinner(a: FileVersion, b: FileVersion): Verdict {
   if (a.deleted !== b.deleted) {
     return a.deleted ? { winner: b, loser: a, rule: 'modify-beats-delete' } : { winner: a, loser: b, rule: 'modify-beats-delete' };
   }
+  const aDir = !a.deleted && a.type === 'directory';
+  const bDir = !b.deleted && b.type === 'directory';
+  if (aDir !== bDir) {
+    return aDir ? { winner: a, loser: b, rule: 'directory-beats-file' } : { winner: b, loser: a, rule: 'directory-beats-file' };
+  }
   const byClock = compareHlc(a.hlc, b.hlc);
   if (byClock !== 0) return byClock > 0 ? { winner: a, loser: b, rule: 'later-hlc' } : { winner: b, loser: a, rule: 'later-hlc' };
   // Same stamp: the larger author wins; for one author (which cannot really
@@ -42,14 +50,38 @@ export function pickWinner(a: FileVersion, b: FileVersion): Verdict {
   return ka >= kb ? { winner: a, loser: b, rule: 'larger-peer-id' } : { winner: b, loser: a, rule: 'larger-peer-id' };
 }
 
-/** A loser worth a copy: a deleted file has no content, a directory's content is its children. */
+/**
+ * A loser worth a copy: a deleted file has no content, a directory's content
+ * is its children. Only conflicts with a copy are recorded in the conflicts
+ * projection: the copy is what lets every peer learn of the conflict (and
+ * what `resolve` acts on); a lost delete or a directory's mode has nothing to
+ * keep.
+ */
 export const needsCopy = (loser: FileVersion): boolean => !loser.deleted && loser.type !== 'directory';
 
-/** The winner as every peer ends up with it: its vector merged with the loser's. */
-export const mergedWinner = (winner: FileVersion, loser: FileVersion, path: SyncPath): FileVersion => ({
+/**
+ * Two versions with the same content, concurrent: one version whose vector is
+ * the union (whoever computes it gets the same version, content included).
+ */
+export const unionOf = (winner: FileVersion, loser: FileVersion, path: SyncPath): FileVersion => ({
   ...winner,
   path,
   vv: merge(winner.vv, loser.vv),
+});
+
+/**
+ * The winner of a conflict as `self` keeps it: the union of both vectors plus
+ * one of our own. The increment is what keeps vectors unique: a bare union
+ * could be reached by two peers along different histories with different
+ * winners (a three-way conflict), and two different contents under one
+ * vector would never be reconciled. Peers that settle the same conflict
+ * each make their own version, with identical content, which then merge
+ * silently (unionOf).
+ */
+export const mergedWinner = (winner: FileVersion, loser: FileVersion, path: SyncPath, self: PeerId): FileVersion => ({
+  ...winner,
+  path,
+  vv: increment(merge(winner.vv, loser.vv), self),
 });
 
 const two = (n: number): string => String(n).padStart(2, '0');

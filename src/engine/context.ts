@@ -49,8 +49,9 @@ export interface Link {
 /** What an outstanding fs effect was for, so its outcome can be recorded and acted on. */
 export type EffectRecord =
   | { kind: 'block'; path: SyncPath; key: string; hash: BlockHash; from: PeerId | null; size: number; readFrom: SyncPath | null }
-  | { kind: 'commit'; path: SyncPath; key: string; version: FileVersion }
-  | { kind: 'move'; from: SyncPath; to: SyncPath; tombstone: FileVersion; version: FileVersion; keyFrom: string; keyTo: string }
+  /** `filesSeq`: the path's changedSeq when the op was issued, to notice the projection moving on meanwhile. */
+  | { kind: 'commit'; path: SyncPath; key: string; version: FileVersion; filesSeq: number }
+  | { kind: 'move'; from: SyncPath; to: SyncPath; tombstone: FileVersion; version: FileVersion; keyFrom: string; keyTo: string; filesSeqFrom: number; filesSeqTo: number }
   | { kind: 'serve'; peer: PeerId; path: SyncPath }
   | { kind: 'rescan' };
 

@@ -17,7 +17,8 @@ import type { State } from '../projections/state.js';
 import type { Decider } from './decider.js';
 import { decideCantSee, decideLearned, decideLinkLost } from './peers.js';
 import { decideResolve } from './resolve.js';
-import { conflictFromCopy, mergeAfterCopy, reconcile, reconcileLocal } from './versions.js';
+import { conflictsAfterCommit, followWinner } from './conflict-records.js';
+import { reconcile, reconcileLocal, reconcileNotEmpty } from './versions.js';
 
 export const decisionTypes: ReadonlySet<EventType> = new Set<EventType>([
   'VersionAccepted', 'VersionSuperseded', 'VersionsMerged', 'ConflictDetected', 'ConflictResolved', 'PeerLearned', 'PeerLost',
@@ -42,13 +43,17 @@ export function decide(state: State, input: EnvelopedEvent, emit: (e: Event) => 
       return decideMessage(d, input.data.from, input.data.message);
     case 'LocalFileChanged':
     case 'LocalFileDeleted':
-      return reconcileLocal(d, input.data.path, eventId);
+      reconcileLocal(d, input.data.path, eventId);
+      return followWinner(d, input.data.path);
     case 'LocalFileMoved':
       reconcileLocal(d, input.data.from, eventId);
-      return reconcileLocal(d, input.data.to, eventId);
+      reconcileLocal(d, input.data.to, eventId);
+      return followWinner(d, input.data.to);
     case 'FileCommitted':
-      conflictFromCopy(d, input.data.version);
-      return mergeAfterCopy(d, input.data.path);
+      return conflictsAfterCommit(d, input.data.path, input.data.version);
+    case 'TransferFailed':
+      if (input.data.code === 'DIR_NOT_EMPTY') reconcileNotEmpty(d, input.data.path, eventId);
+      return;
     case 'PeerDisconnected':
       return decideLinkLost(d, input.data.peer);
     case 'ResolveRequested':

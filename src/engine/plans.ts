@@ -65,6 +65,8 @@ export class Plans {
   readonly wanted = new Map<BlockHash, Set<SyncPath>>();
   /** Local copies outstanding per source path: a commit that replaces or removes the source waits. */
   readonly pendingReads = new Map<SyncPath, number>();
+  /** Paths with a commit (or move) in flight: at most one at a time per path, so each sees the last one's result. */
+  readonly committing = new Set<SyncPath>();
   /** IMOVED messages received this call, to try as local renames. */
   readonly moveHints: MessageOf<'IMOVED'>[] = [];
 

@@ -18,17 +18,18 @@
  *   the remote side wins, the merged winner is accepted at the path; the
  *   transfer machinery holds its commit until the copy is safe. When the
  *   current side wins, its vector is merged only once the copy exists
- *   (`mergeAfterCopy`): announcing a dominating winner before the loser's
+ *   (conflict-records.ts): announcing a dominating winner before the loser's
  *   copy exists could let peers overwrite the only remaining copy of it.
  * - A local change under a transfer is the same question asked the other way
  *   round (`reconcileLocal`).
  */
 import type { MessageId, PeerId } from '../core/ids.js';
-import { compare, dominates, merge } from '../core/vv.js';
+import { compare } from '../core/vv.js';
 import type { SyncPath } from '../core/path.js';
 import { sameContent, type FileVersion } from '../events/version.js';
 import { consistentBlocks } from './block-index.js';
-import { conflictCopyPath, copyVersionOf, mergedWinner, needsCopy, pickWinner, pristineCopy } from './conflicts.js';
+import { conflictCopyPath, copyVersionOf, mergedWinner, needsCopy, pickWinner, unionOf } from './conflicts.js';
+import { mergeAfterCopy, mergeNow, recordConflict } from './conflict-records.js';
 import type { Decider } from './decider.js';
 
 /** Why a peer's version cannot be used, or null. Sizes and counts are never trusted. */
@@ -56,6 +57,9 @@ export function reconcile(d: Decider, r: FileVersion, from: PeerId, message: Mes
       d.emit({ type: 'VersionSuperseded', data: { path: r.path, version: r, from, message, reason: 'older' } });
       return;
     case 'after':
+      // A file replacing a directory that still shelters entries its author never saw (created
+      // concurrently here) is in truth concurrent with that directory, which wins: the entries live on.
+      if (replacesShelter(d, r, current)) return concurrent(d, r, [from], current, transfer?.sources ?? null, message, depth);
       return accept(d, r, from, message);
     case 'concurrent':
       return concurrent(d, r, [from], current, transfer?.sources ?? null, message, depth);
@@ -77,69 +81,60 @@ function concurrent(
 ): void {
   const path = remote.path;
   const from = remoteSources[0] ?? d.self;
-  const { winner, loser, rule } = pickWinner(remote, current);
+  const verdict = pickWinner(remote, current);
+  const { winner, loser } = verdict;
   if (sameContent(remote, current)) {
-    const merged = mergedWinner(winner, loser, path);
+    const merged = unionOf(winner, loser, path);
     if (currentSources === null) d.emit({ type: 'VersionsMerged', data: { path, version: merged, from } });
     else accept(d, merged, from, message);
     return;
   }
-  const copyPath = conflictCopyPath(path, loser);
-  const bothDirectories = winner.type === 'directory' && loser.type === 'directory' && !winner.deleted && !loser.deleted;
-  if (copyPath !== null && !bothDirectories && !d.state.conflicts.has(copyPath)) {
-    d.emit({ type: 'ConflictDetected', data: { path, winner, loser, copyPath, rule, from } });
-  }
-  if (copyPath !== null && needsCopy(loser)) {
+  const copyPath = needsCopy(loser) ? conflictCopyPath(path, loser) : null;
+  const settled = mergedWinner(winner, loser, path, d.self);
+  if (copyPath !== null) {
+    recordConflict(d, path, verdict, copyPath, from, winner === remote ? settled : winner);
     // The copy comes from whoever has the loser: the announcer, a transfer's sources, or our own disk.
     const copySources = loser === remote ? remoteSources : (currentSources ?? [d.self]);
     for (const source of copySources) reconcile(d, copyVersionOf(loser, copyPath), source, message, depth + 1);
   }
   if (winner === remote) {
-    for (const source of remoteSources.length > 0 ? remoteSources : [from]) accept(d, mergedWinner(winner, loser, path), source, message);
-  }
-  else if (copyPath === null || !needsCopy(loser)) mergeNow(d, path, winner, loser);
-  else mergeAfterCopy(d, path);
-}
-
-/**
- * Merge `loser`'s vector into the version committed at `path` (no copy is
- * needed, or it exists), provided that version is the winner or a later edit
- * of it, and still concurrent with the loser.
- */
-function mergeNow(d: Decider, path: SyncPath, winner: FileVersion, loser: FileVersion): void {
-  // While a transfer is under way the merge waits for its commit (FileCommitted calls mergeAfterCopy).
-  if (d.state.transfers.has(path)) return;
-  const f = d.state.files.get(path)?.version;
-  if (f === undefined || f.deleted || !dominates(f.vv, winner.vv) || compare(f.vv, loser.vv) !== 'concurrent') return;
-  d.emit({ type: 'VersionsMerged', data: { path, version: { ...f, vv: merge(f.vv, loser.vv) }, from: d.self } });
-}
-
-/**
- * After something was committed at `path` (a conflict's path or its copy
- * path): once a conflict's copy is on disk (or none is needed), the version
- * committed at the conflict's path takes the loser's vector too.
- */
-export function mergeAfterCopy(d: Decider, path: SyncPath): void {
-  for (const c of d.state.conflicts.values()) {
-    if (c.path !== path && c.copyPath !== path) continue;
-    const copyDone = !needsCopy(c.loser) || (d.state.files.has(c.copyPath) && !d.state.transfers.has(c.copyPath));
-    if (copyDone) mergeNow(d, c.path, c.winner, c.loser);
+    for (const source of remoteSources.length > 0 ? remoteSources : [from]) accept(d, settled, source, message);
+  } else if (copyPath !== null) mergeAfterCopy(d, path);
+  else if (currentSources === null) mergeNow(d, path, loser);
+  else {
+    // Nothing to keep and our target still in flight: fetch it with the loser's vector merged in.
+    for (const source of currentSources.length > 0 ? currentSources : [from]) accept(d, settled, source, message);
   }
 }
 
+/** What is, or is about to be, at `path`. */
+const effectiveAt = (d: Decider, path: string): FileVersion | undefined => d.state.transfers.get(path)?.version ?? d.state.files.get(path)?.version;
+
+/** True when something live is, or is about to be, below directory `path`. */
+export function sheltersEntries(d: Decider, path: SyncPath): boolean {
+  const prefix = `${path}/`;
+  for (const map of [d.state.files, d.state.transfers]) {
+    for (const p of map.keys()) if (p.startsWith(prefix) && effectiveAt(d, p)?.deleted === false) return true;
+  }
+  return false;
+}
+
+/** `r` (a file or symlink, or a delete) would replace a live directory that still holds live entries. */
+function replacesShelter(d: Decider, r: FileVersion, current: FileVersion): boolean {
+  const replacesDirectory = r.deleted || r.type !== 'directory';
+  return replacesDirectory && !current.deleted && current.type === 'directory' && sheltersEntries(d, r.path);
+}
+
 /**
- * A pristine conflict copy was committed here but we never saw the conflict
- * itself (we only met the merged outcome): record it, so every peer's
- * conflicts converge to the same set of copies.
+ * Replacing or removing the directory at `path` failed because it is not
+ * empty: if live entries remain that the new version never saw, the
+ * directory wins over it (see `reconcile`).
  */
-export function conflictFromCopy(d: Decider, copy: FileVersion): void {
-  if (d.state.conflicts.has(copy.path)) return;
-  const found = pristineCopy(copy);
-  if (found === null) return;
-  const current = d.state.transfers.get(found.path)?.version ?? d.state.files.get(found.path)?.version;
-  if (current === undefined || current.deleted) return;
-  const { winner, rule } = pickWinner(current, found.loser);
-  d.emit({ type: 'ConflictDetected', data: { path: found.path, winner, loser: found.loser, copyPath: copy.path, rule, from: d.self } });
+export function reconcileNotEmpty(d: Decider, path: SyncPath, message: MessageId): void {
+  const t = d.state.transfers.get(path);
+  const local = d.state.files.get(path)?.version;
+  if (t === undefined || local === undefined || !replacesShelter(d, t.version, local)) return;
+  concurrent(d, t.version, t.sources, local, null, message, 0);
 }
 
 /**

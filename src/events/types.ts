@@ -20,7 +20,12 @@ import type { SyncPath } from '../core/path.js';
 import type { LoggedMessage } from './messages.js';
 import type { FileType, FileVersion } from './version.js';
 
-export type ConflictRule = 'later-hlc' | 'larger-peer-id' | 'modify-beats-delete';
+/**
+ * Why the winner of two concurrent versions won. 'directory-beats-file': a
+ * directory and a file (or symlink) at one path, the directory wins because
+ * its children cannot live under a file; the file is kept as the copy.
+ */
+export type ConflictRule = 'later-hlc' | 'larger-peer-id' | 'modify-beats-delete' | 'directory-beats-file';
 export type ResolveKeep = 'winner' | 'other' | 'both';
 
 export interface LocalObservation {

@@ -141,6 +141,10 @@ function setFile(s: State, version: FileVersion, seq: number): void {
 }
 
 function observedVersion(s: State, obs: LocalObservation, e: EnvelopedEvent): FileVersion | null {
+  // What we were fetching is what is now on disk (often our own commit, seen by the scanner before
+  // its outcome came back): that version has landed; no new version of ours is made.
+  const fetching = s.transfers.get(obs.path)?.version;
+  if (fetching !== undefined && !fetching.deleted && sameObservation(fetching, obs)) return fetching;
   const current = s.files.get(obs.path)?.version;
   const self = s.meta.self ?? e.peer;
   if (current !== undefined && !current.deleted && sameObservation(current, obs)) return null;
