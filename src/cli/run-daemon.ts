@@ -13,6 +13,8 @@ export interface RunOptions {
   readonly json: boolean;
   /** Extra lines printed once the address is known (e.g. the join command). */
   readonly banner?: (address: string) => string[];
+  /** Extra fields of the --json line. */
+  readonly extra?: Record<string, unknown>;
 }
 
 export async function runDaemon(paths: NetworkPaths, options: RunOptions): Promise<number> {
@@ -41,7 +43,7 @@ export async function runDaemon(paths: NetworkPaths, options: RunOptions): Promi
 
 function announce(paths: NetworkPaths, address: string, pid: number, options: RunOptions): void {
   const extra = options.banner?.(address) ?? [];
-  emit(options.json, { name: paths.name, address, pid, detached: options.detach }, () =>
+  emit(options.json, { name: paths.name, address, pid, detached: options.detach, ...options.extra }, () =>
     [`ploppy: network ${paths.name} listening on ${address} (pid ${pid})`, ...extra].join('\n'),
   );
 }

@@ -58,17 +58,22 @@ function started(peer: Peer, r: CliResult, what: string): Peer {
   return peer;
 }
 
+export const e2eSecret = 'e2e-network-secret';
+
 export interface PeerOptions {
   readonly listen?: string;
-  readonly secret?: string;
+  /** Default e2eSecret; null runs without a secret argument (create generates one). */
+  readonly secret?: string | null;
   readonly prefix?: readonly string[];
 }
+
+const secretArgs = (o: PeerOptions): string[] => (o.secret === null ? [] : ['--secret', o.secret ?? e2eSecret]);
 
 export async function createPeer(label: string, options: PeerOptions = {}): Promise<Peer> {
   const peer: Peer = { label, home: tempDir(`${label}-home`), dir: join(tempDir(`${label}-dir`), 'shared'), address: '', pid: 0, prefix: options.prefix ?? [] };
   const r = await cli(
     ['create', '--name', 'net', '--dir', peer.dir, '--home', peer.home, '--listen', options.listen ?? '127.0.0.1:0', '--detach', '--json',
-      ...(options.secret !== undefined ? ['--secret', options.secret] : [])],
+      ...secretArgs(options)],
     { prefix: peer.prefix },
   );
   return started(peer, r, 'create');
@@ -78,7 +83,7 @@ export async function joinPeer(label: string, via: Peer, options: PeerOptions = 
   const peer: Peer = { label, home: tempDir(`${label}-home`), dir: join(tempDir(`${label}-dir`), 'shared'), address: '', pid: 0, prefix: options.prefix ?? [] };
   const r = await cli(
     ['join', '--name', 'net', '--peer', via.address, '--dir', peer.dir, '--home', peer.home, '--listen', options.listen ?? '127.0.0.1:0', '--detach', '--json',
-      ...(options.secret !== undefined ? ['--secret', options.secret] : [])],
+      ...secretArgs(options)],
     { prefix: peer.prefix },
   );
   return started(peer, r, 'join');
@@ -157,9 +162,15 @@ export function treeDigest(dir: string): string {
   return lines.join('\n');
 }
 
+/** False while any tree is changing under the walk (a file vanished between readdir and lstat). */
 export function treesEqual(peers: readonly Peer[]): boolean {
-  const [first, ...rest] = peers.map((p) => treeDigest(p.dir));
-  return rest.every((t) => t === first);
+  try {
+    const [first, ...rest] = peers.map((p) => treeDigest(p.dir));
+    return rest.every((t) => t === first);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
 }
 
 export const hasCommand = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;

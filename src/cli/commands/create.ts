@@ -41,6 +41,7 @@ const module_: CommandModule<object, Args> = {
     });
     return runDaemon(paths, {
       home: argv.home, detach: argv.detach, json: argv.json,
+      ...(argv.secret === undefined ? { extra: { secret } } : {}),
       banner: (address) => [
         ...(argv.secret === undefined ? [`network secret (generated): ${secret}`] : []),
         `to join from another host, run:`,
