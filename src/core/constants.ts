@@ -93,7 +93,7 @@ export const watchDebounceMs = 75;
 export const watchDebounceMaxMs = 400;
 /** More distinct paths pending than this and the watcher asks for a full rescan instead. */
 export const watchPendingPathsMax = 50_000;
-/** Temporary files the applier keeps open between writeBlock calls. */
-export const tempFilesOpenMax = 32;
+/** Temporary files the applier keeps open between writeBlock calls (and hands to commitFile). */
+export const tempFilesOpenMax = 256;
 /** Operations the applier runs as one batch (one directory fsync each, overlapping file fsyncs). */
 export const applyBatchOpsMax = 256;

@@ -19,81 +19,103 @@ import type { FileDigest } from './hash-core.js';
 /** Read-write, created if missing, never truncated, never through a symlink planted at the name. */
 const tempOpenFlags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW;
 
-/** Temp files kept open between writeBlock calls (least recently used closed first). */
+/**
+ * Temp files kept open between writeBlock calls, least recently used closed
+ * first, never one that is in use. No truncate on creation: blocks written out
+ * of order leave holes, and commit verifies size and content anyway.
+ */
 export class OpenTemps {
-  private readonly handles = new Map<string, FileHandle>();
+  private readonly handles = new Map<string, { handle: FileHandle; users: number }>();
 
   constructor(private readonly openMax: number) {}
 
-  /** The temp file at `native`, created (mode 0600) and sized to `sizeBytes` if needed. */
-  async get(native: string, sizeBytes: number): Promise<FileHandle> {
+  /** The temp file at `native`, created (mode 0600) if needed; `release` it after use. */
+  async acquire(native: string): Promise<FileHandle> {
     const cached = this.handles.get(native);
     if (cached !== undefined) {
       this.handles.delete(native);
       this.handles.set(native, cached);
-      return cached;
+      cached.users++;
+      return cached.handle;
     }
     const handle = await open(native, tempOpenFlags, 0o600);
-    try {
-      if ((await handle.stat()).size !== sizeBytes) await handle.truncate(sizeBytes);
-    } catch (e) {
+    const raced = this.handles.get(native);
+    if (raced !== undefined) {
       await handle.close();
-      throw e;
+      raced.users++;
+      return raced.handle;
     }
-    this.handles.set(native, handle);
-    while (this.handles.size > this.openMax) {
-      const [oldest, h] = this.handles.entries().next().value as [string, FileHandle];
-      this.handles.delete(oldest);
-      await h.close();
-    }
+    this.handles.set(native, { handle, users: 1 });
+    await this.evict();
     return handle;
   }
 
-  async close(native: string): Promise<void> {
-    const h = this.handles.get(native);
-    if (h === undefined) return;
+  release(native: string): void {
+    const entry = this.handles.get(native);
+    if (entry !== undefined) entry.users--;
+  }
+
+  private async evict(): Promise<void> {
+    for (const [native, entry] of this.handles) {
+      if (this.handles.size <= this.openMax) return;
+      if (entry.users > 0) continue;
+      this.handles.delete(native);
+      await entry.handle.close();
+    }
+  }
+
+  /** Hand over the open handle of `native` (the caller closes it), if one is cached. */
+  take(native: string): FileHandle | undefined {
+    const entry = this.handles.get(native);
     this.handles.delete(native);
-    await h.close();
+    return entry?.handle;
   }
 
   /** Close and delete a temp file (a failed write: nothing half-done stays behind). */
   async discard(native: string): Promise<void> {
-    await this.close(native);
+    await this.take(native)?.close();
     await unlink(native).catch(() => undefined);
   }
 
   async closeAll(): Promise<void> {
     const all = [...this.handles.values()];
     this.handles.clear();
-    await Promise.all(all.map((h) => h.close()));
+    await Promise.all(all.map((e) => e.handle.close()));
   }
 }
 
 /**
- * Directory fsyncs for a batch of operations: each directory once, after all
- * the renames in it, before any result is reported. An fsync failure fails
- * every operation that touched that directory.
+ * What one batch of operations shares: the directories to fsync once at the
+ * end (an fsync failure fails every operation that touched that directory),
+ * and the directories already checked to be real (not symlinks) in this batch,
+ * so deep paths are not lstat'ed segment by segment for every operation.
  */
-export class DirectorySyncs {
+export class Batch {
   private readonly dirs = new Map<string, number[]>();
+  readonly verifiedDirectories = new Set<string>();
 
-  add(dir: string, opIndex: number): void {
+  fsyncLater(dir: string, opIndex: number): void {
     const list = this.dirs.get(dir);
     if (list === undefined) this.dirs.set(dir, [opIndex]);
     else if (list[list.length - 1] !== opIndex) list.push(opIndex);
   }
 
-  /** Fsync every directory; returns the failures by operation index. */
+  /** Directories were removed or moved: what was verified may no longer be there. */
+  forgetVerified(): void {
+    this.verifiedDirectories.clear();
+  }
+
+  /** Fsync every directory (concurrently: the file system groups them); failures by operation index. */
   async flush(): Promise<Map<number, EffectResult>> {
     const failed = new Map<number, EffectResult>();
-    for (const [dir, indices] of this.dirs) {
+    await Promise.all([...this.dirs].map(async ([dir, indices]) => {
       try {
         await fsyncDirectory(dir);
       } catch (e) {
-        if (isNotFound(e)) continue; // removed later in the batch: nothing left to make durable
+        if (isNotFound(e)) return; // removed later in the batch: nothing left to make durable
         for (const i of indices) failed.set(i, failureOf(e));
       }
-    }
+    }));
     this.dirs.clear();
     return failed;
   }

@@ -43,14 +43,14 @@ import type { SyncPath } from '../core/path.js';
 import type { EffectResult, FsOp } from '../engine/types.js';
 import type { FileVersion } from '../events/version.js';
 import {
-  alreadyInPlace, changedOnDisk, DirectorySyncs, differs, failureOf, isDiskFull, lstatOrNull, matches, OpenTemps,
+  alreadyInPlace, changedOnDisk, Batch, differs, failureOf, isDiskFull, lstatOrNull, matches, OpenTemps,
   readFully, removeEmptyDirectory, writeFully,
 } from './applier-support.js';
 import type { HashFile } from './applier-support.js';
 import { diskModeFor, isApplierTempName, isTempName, ownerBits, tempNameFor } from './disk.js';
 import type { DiskEntry } from './disk.js';
-import { basenameOf, isNotFound, SharedFolder } from './folder.js';
-import { hashFileAsync, sha256Hex } from './hash-core.js';
+import { basenameOf, errnoOf, isNotFound, SharedFolder } from './folder.js';
+import { hashFileAsync, hashOpenFile, sha256Hex } from './hash-core.js';
 import type { HashPool } from './hash-pool.js';
 import type { IgnoreRules } from './ignore.js';
 
@@ -97,6 +97,19 @@ interface Queued {
 
 const isPrepared = (x: PreparedCommit | EffectResult | undefined): x is PreparedCommit => x !== undefined && 'handle' in x;
 const isDiskEntry = (x: DiskEntry | EffectResult): x is DiskEntry => 'ino' in x;
+
+type BlockOp = Extract<WriteOp, { op: 'writeBlock' | 'copyBlock' }>;
+
+/** The block writes starting at `i` (consecutive writeBlock and copyBlock operations). */
+function blockGroupAt(ops: readonly WriteOp[], i: number): BlockOp[] {
+  const group: BlockOp[] = [];
+  for (let j = i; j < ops.length; j++) {
+    const op = ops[j] as WriteOp;
+    if (op.op !== 'writeBlock' && op.op !== 'copyBlock') break;
+    group.push(op);
+  }
+  return group;
+}
 
 /** The commits starting at `i` that can share one fsync phase: consecutive, distinct paths. */
 function commitGroupAt(ops: readonly WriteOp[], i: number): CommitOp[] {
@@ -171,24 +184,25 @@ export class Applier {
    * are fsynced.
    */
   private async runBatch(ops: readonly WriteOp[]): Promise<EffectResult[]> {
-    const dirs = new DirectorySyncs();
+    const batch = new Batch();
     const results: EffectResult[] = [];
     for (let i = 0; i < ops.length;) {
-      const group = commitGroupAt(ops, i);
-      if (group.length > 0) {
-        results.push(...(await this.commitFiles(group, dirs, i)));
-        i += group.length;
+      const commits = commitGroupAt(ops, i);
+      if (commits.length > 0) {
+        results.push(...(await this.commitFiles(commits, batch, i)));
+        i += commits.length;
         continue;
       }
-      try {
-        await this.run(ops[i] as WriteOp, dirs, i);
-        results.push({ ok: true });
-      } catch (e) {
-        results.push(failureOf(e));
+      const writes = blockGroupAt(ops, i);
+      if (writes.length > 0) {
+        results.push(...(await this.writeConcurrently(writes, batch, i)));
+        i += writes.length;
+        continue;
       }
+      results.push(await this.runOne(ops[i] as WriteOp, batch, i));
       i++;
     }
-    const syncFailures = await dirs.flush();
+    const syncFailures = await batch.flush();
     return results.map((r, i) => syncFailures.get(i) ?? r);
   }
 
@@ -196,54 +210,89 @@ export class Applier {
     await this.temps.closeAll();
   }
 
-  private async run(op: WriteOp, dirs: DirectorySyncs, i: number): Promise<void> {
+  private async runOne(op: WriteOp, batch: Batch, i: number): Promise<EffectResult> {
+    try {
+      await this.run(op, batch, i);
+      return { ok: true };
+    } catch (e) {
+      return failureOf(e);
+    }
+  }
+
+  /** Block writes to different files run side by side; those to one file stay in order. */
+  private async writeConcurrently(group: readonly BlockOp[], batch: Batch, first: number): Promise<EffectResult[]> {
+    const results: EffectResult[] = new Array<EffectResult>(group.length);
+    const chains = new Map<string, number[]>();
+    group.forEach((op, j) => {
+      const chain = chains.get(op.path);
+      if (chain === undefined) chains.set(op.path, [j]);
+      else chain.push(j);
+    });
+    await Promise.all([...chains.values()].map(async (chain) => {
+      for (const j of chain) results[j] = await this.runOne(group[j] as BlockOp, batch, first + j);
+    }));
+    return results;
+  }
+
+  private async run(op: WriteOp, batch: Batch, i: number): Promise<void> {
     switch (op.op) {
       case 'writeBlock':
-        return this.writeBlocks(op.path, op.version, op.indices, op.hash, op.data, dirs, i);
+        return this.writeBlocks(op.path, op.version, op.indices, op.hash, op.data, batch, i);
       case 'copyBlock':
-        return this.copyBlocks(op, dirs, i);
+        return this.copyBlocks(op, batch, i);
       case 'commitFile':
         return assert(false, 'commits run in groups (commitGroupAt)');
       case 'makeDirectory':
-        return this.makeDirectory(op.path, op.version, op.expect, dirs, i);
+        return this.makeDirectory(op.path, op.version, op.expect, batch, i);
       case 'makeSymlink':
-        return this.makeSymlink(op.path, op.version, op.expect, dirs, i);
+        return this.makeSymlink(op.path, op.version, op.expect, batch, i);
       case 'remove':
-        return this.remove(op.path, op.expect, dirs, i);
+        return this.remove(op.path, op.expect, batch, i);
       case 'move':
-        return this.move(op.from, op.to, op.version, op.expect, dirs, i);
+        return this.move(op.from, op.to, op.version, op.expect, batch, i);
     }
   }
 
   // ---------------------------------------------------------------- paths
 
   /** The native path of `p`, refusing escapes, ignored paths and temp names. */
-  private async resolve(p: SyncPath, isDirectory: boolean): Promise<string> {
-    const native = await this.folder.resolve(p);
+  private async resolve(p: SyncPath, isDirectory: boolean, batch?: Batch): Promise<string> {
+    const native = await this.folder.resolve(p, batch?.verifiedDirectories);
     if (isTempName(basenameOf(p)) || this.options.ignore?.ignores(p, isDirectory) === true) {
       throw new PloppyError('PATH_IGNORED', `${p} is ignored here (.ploppyignore or a temp-file name)`);
     }
     return native;
   }
 
-  private async locate(p: SyncPath, version: FileVersion): Promise<Located> {
-    const native = await this.resolve(p, version.type === 'directory');
+  private async locate(p: SyncPath, version: FileVersion, batch: Batch): Promise<Located> {
+    const native = await this.resolve(p, version.type === 'directory', batch);
     return { native, temp: path.join(path.dirname(native), tempNameFor(basenameOf(p), version)) };
   }
 
+  /** Run `create`; if it fails for want of a parent directory, make the parents and run it again. */
+  private async withParent<T>(native: string, batch: Batch, i: number, create: () => Promise<T>): Promise<T> {
+    try {
+      return await create();
+    } catch (e) {
+      if (errnoOf(e) !== 'ENOENT') throw e;
+      await this.ensureParent(native, batch, i);
+      return create();
+    }
+  }
+
   /** Create missing parent directories (0755); each new entry's directory is fsynced with the batch. */
-  private async ensureParent(native: string, dirs: DirectorySyncs, i: number): Promise<void> {
+  private async ensureParent(native: string, batch: Batch, i: number): Promise<void> {
     const parent = path.dirname(native);
     const first = await mkdir(parent, { recursive: true, mode: 0o755 });
     if (first === undefined) return;
-    for (let d = parent; d.length >= first.length; d = path.dirname(d)) dirs.add(path.dirname(d), i);
+    for (let d = parent; d.length >= first.length; d = path.dirname(d)) batch.fsyncLater(path.dirname(d), i);
   }
 
   // ---------------------------------------------------------------- blocks
 
   private async writeBlocks(
     p: SyncPath, version: FileVersion, indices: readonly number[], hash: BlockHash, data: Uint8Array,
-    dirs: DirectorySyncs, i: number,
+    batch: Batch, i: number,
   ): Promise<void> {
     if (sha256Hex(data) !== hash) throw new PloppyError('BLOCK_HASH_MISMATCH', `block ${hash.slice(0, 12)} for ${p}: the bytes do not match their hash`);
     assert(version.type === 'file' && !version.deleted, 'blocks belong to a live file version');
@@ -251,11 +300,14 @@ export class Applier {
       assert(version.blocks[index] === hash, `block ${index} of ${p} is not ${hash}`);
       assert(blockLength(version.size, version.blockSizeBytes, index) === data.length, `block ${index} of ${p} has the wrong length`);
     }
-    const { temp, native } = await this.locate(p, version);
-    await this.ensureParent(native, dirs, i);
+    const { temp, native } = await this.locate(p, version, batch);
     try {
-      const handle = await this.temps.get(temp, version.size);
-      for (const index of indices) await writeFully(handle, data, index * version.blockSizeBytes);
+      const handle = await this.withParent(native, batch, i, () => this.temps.acquire(temp));
+      try {
+        for (const index of indices) await writeFully(handle, data, index * version.blockSizeBytes);
+      } finally {
+        this.temps.release(temp);
+      }
     } catch (e) {
       if (!isDiskFull(e)) throw e;
       await this.temps.discard(temp);
@@ -263,9 +315,9 @@ export class Applier {
     }
   }
 
-  private async copyBlocks(op: Extract<WriteOp, { op: 'copyBlock' }>, dirs: DirectorySyncs, i: number): Promise<void> {
+  private async copyBlocks(op: Extract<WriteOp, { op: 'copyBlock' }>, batch: Batch, i: number): Promise<void> {
     assert(op.length <= blockSizeMaxBytes, 'a block is at most blockSizeMaxBytes');
-    const source = await this.resolve(op.fromPath, false);
+    const source = await this.resolve(op.fromPath, false, batch);
     let data: Buffer;
     try {
       const handle = await open(source, constants.O_RDONLY | constants.O_NOFOLLOW);
@@ -279,7 +331,7 @@ export class Applier {
       throw e;
     }
     if (data.length !== op.length || sha256Hex(data) !== op.hash) throw changedOnDisk(op.fromPath, `block ${op.hash.slice(0, 12)} is no longer at offset ${op.fromOffset}`);
-    await this.writeBlocks(op.path, op.version, op.indices, op.hash, data, dirs, i);
+    await this.writeBlocks(op.path, op.version, op.indices, op.hash, data, batch, i);
   }
 
   /** Read a block for a peer; the bytes are returned only when they still match `hash`. */
@@ -311,8 +363,8 @@ export class Applier {
    * all at once (ext4 folds concurrent fsyncs into few journal commits); then
    * rename each into place, in order.
    */
-  private async commitFiles(group: readonly CommitOp[], dirs: DirectorySyncs, first: number): Promise<EffectResult[]> {
-    const prepared = await Promise.all(group.map((op, j) => this.prepareCommit(op, dirs, first + j).catch(failureOf)));
+  private async commitFiles(group: readonly CommitOp[], batch: Batch, first: number): Promise<EffectResult[]> {
+    const prepared = await Promise.all(group.map((op, j) => this.prepareCommit(op, batch, first + j).catch(failureOf)));
     const outcomes = await Promise.all(prepared.map((pc) => (isPrepared(pc) ? this.syncPrepared(pc).catch(failureOf) : pc)));
     const results: EffectResult[] = [];
     for (let j = 0; j < group.length; j++) {
@@ -326,7 +378,7 @@ export class Applier {
       assert(isPrepared(pc), 'a synced commit was prepared');
       try {
         await this.replace(pc.path, pc.temp, pc.native, outcome);
-        dirs.add(path.dirname(pc.native), first + j);
+        batch.fsyncLater(path.dirname(pc.native), first + j);
         results.push({ ok: true });
       } catch (e) {
         results.push(failureOf(e));
@@ -336,26 +388,24 @@ export class Applier {
   }
 
   /** Everything but the fsync and the rename; an open handle on the finished temp file, or a result. */
-  private async prepareCommit(op: CommitOp, dirs: DirectorySyncs, i: number): Promise<PreparedCommit | EffectResult> {
+  private async prepareCommit(op: CommitOp, batch: Batch, i: number): Promise<PreparedCommit | EffectResult> {
     const { path: p, version, expect } = op;
     assert(version.type === 'file' && !version.deleted, 'commitFile takes a live file version');
-    const { native, temp } = await this.locate(p, version);
-    await this.temps.close(temp);
+    const { native, temp } = await this.locate(p, version, batch);
     const current = await lstatOrNull(native);
     if (current !== null && (await alreadyInPlace(native, current, version))) {
-      await rm(temp, { force: true });
+      await this.temps.discard(temp);
       return { ok: true };
     }
-    if (version.size === 0) {
-      await this.ensureParent(native, dirs, i);
-      await (await open(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600)).close();
-    }
-    await this.verifyTemp(p, temp, version);
-    const why = await differs(native, current, expect, this.hashFile);
-    if (why !== null) throw changedOnDisk(p, why);
-    if (current?.isDirectory() === true) await removeEmptyDirectory(native, p);
-    const handle = await open(temp, constants.O_RDWR | constants.O_NOFOLLOW);
+    const handle = await this.openTempForCommit(p, native, temp, version, batch, i);
     try {
+      await this.verifyTemp(p, temp, handle, version);
+      const why = await differs(native, current, expect, this.hashFile);
+      if (why !== null) throw changedOnDisk(p, why);
+      if (current?.isDirectory() === true) {
+        await removeEmptyDirectory(native, p);
+        batch.forgetVerified();
+      }
       await handle.chmod(diskModeFor(version.mode));
       await handle.utimes(new Date(), version.mtimeMs / 1000);
     } catch (e) {
@@ -363,6 +413,22 @@ export class Applier {
       throw e;
     }
     return { path: p, native, temp, version, handle };
+  }
+
+  /** The handle writeBlock left open, or the temp file opened again (created, for an empty file). */
+  private async openTempForCommit(p: SyncPath, native: string, temp: string, version: FileVersion, batch: Batch, i: number): Promise<FileHandle> {
+    const cached = this.temps.take(temp);
+    if (cached !== undefined) return cached;
+    if (version.size === 0) {
+      const flags = constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+      return this.withParent(native, batch, i, () => open(temp, flags, 0o600));
+    }
+    try {
+      return await open(temp, constants.O_RDWR | constants.O_NOFOLLOW);
+    } catch (e) {
+      if (isNotFound(e)) throw new PloppyError('FS_ERROR', `${p}: no temporary file to commit (no blocks were written)`);
+      throw e;
+    }
   }
 
   /** Fsync a prepared temp file; what it will be once renamed. A full disk removes it. */
@@ -381,18 +447,18 @@ export class Applier {
     }
   }
 
-  /** Every block of the temp file must hash to version.blocks. */
-  private async verifyTemp(p: SyncPath, temp: string, version: FileVersion): Promise<void> {
-    let blocks: readonly BlockHash[];
-    try {
-      blocks = (await this.hashFile(temp, version.size)).blocks;
-    } catch (e) {
-      if (isNotFound(e)) throw new PloppyError('FS_ERROR', `${p}: no temporary file to commit (no blocks were written)`);
-      throw e;
+  /** Every block of the temp file must hash to version.blocks (big files on the pool, small ones through `handle`). */
+  private async verifyTemp(p: SyncPath, temp: string, handle: FileHandle, version: FileVersion): Promise<void> {
+    const pool = this.options.pool;
+    const { size, blocks } = pool !== undefined && version.size >= hashInThreadBytesMax ? await pool.hash(temp, version.size) : await hashOpenFile(handle);
+    if (size > version.size) {
+      await handle.truncate(0); // not ours to salvage: start the file over
+      throw new PloppyError('BLOCK_HASH_MISMATCH', `${p}: the temporary file was longer than the file; emptied`);
     }
-    const bad = version.blocks.filter((h, j) => blocks[j] !== h).length + Math.max(0, blocks.length - version.blocks.length);
+    const bad = version.blocks.filter((h, j) => blocks[j] !== h).length;
     if (bad > 0) throw new PloppyError('BLOCK_HASH_MISMATCH', `${p}: ${bad} of ${version.blocks.length} blocks do not match; the temporary file is kept`);
   }
+
 
   /** Rename `from` over `native`, with the listener told before and after. */
   private async replace(p: SyncPath, from: string, native: string, entry: DiskEntry): Promise<void> {
@@ -408,9 +474,9 @@ export class Applier {
 
   // ---------------------------------------------------------------- directories, symlinks, removal
 
-  private async makeDirectory(p: SyncPath, version: FileVersion, expect: FileVersion | null, dirs: DirectorySyncs, i: number): Promise<void> {
+  private async makeDirectory(p: SyncPath, version: FileVersion, expect: FileVersion | null, batch: Batch, i: number): Promise<void> {
     assert(version.type === 'directory' && !version.deleted, 'makeDirectory takes a live directory version');
-    const native = await this.resolve(p, true);
+    const native = await this.resolve(p, true, batch);
     const current = await lstatOrNull(native);
     const entryOf = (ino: number, mtimeMs: number): DiskEntry => ({ path: p, type: 'directory', mode: version.mode, size: 0, mtimeMs, blockSizeBytes: version.blockSizeBytes, blocks: [], ino });
     if (current?.isDirectory() === true) {
@@ -425,7 +491,7 @@ export class Applier {
       const why = await differs(native, current, expect, this.hashFile);
       if (why !== null) throw changedOnDisk(p, why);
     }
-    await this.ensureParent(native, dirs, i);
+    await this.ensureParent(native, batch, i);
     await this.listened(p, async () => {
       if (current !== null) await unlink(native);
       await mkdir(native, { mode: 0o700 });
@@ -434,19 +500,22 @@ export class Applier {
       assert(st !== null, 'the directory just made exists');
       return entryOf(st.ino, st.mtimeMs);
     });
-    dirs.add(path.dirname(native), i);
+    batch.fsyncLater(path.dirname(native), i);
   }
 
-  private async makeSymlink(p: SyncPath, version: FileVersion, expect: FileVersion | null, dirs: DirectorySyncs, i: number): Promise<void> {
+  private async makeSymlink(p: SyncPath, version: FileVersion, expect: FileVersion | null, batch: Batch, i: number): Promise<void> {
     assert(version.type === 'symlink' && !version.deleted && typeof version.target === 'string', 'makeSymlink takes a live symlink version with a target');
     const target = version.target;
-    const { native, temp } = await this.locate(p, version);
+    const { native, temp } = await this.locate(p, version, batch);
     const current = await lstatOrNull(native);
     if (current?.isSymbolicLink() === true && (await readlink(native)) === target) return;
     const why = await differs(native, current, expect, this.hashFile);
     if (why !== null) throw changedOnDisk(p, why);
-    if (current?.isDirectory() === true) await removeEmptyDirectory(native, p);
-    await this.ensureParent(native, dirs, i);
+    if (current?.isDirectory() === true) {
+      await removeEmptyDirectory(native, p);
+      batch.forgetVerified();
+    }
+    await this.ensureParent(native, batch, i);
     await rm(temp, { force: true });
     await symlink(target, temp);
     await lutimes(temp, new Date(), version.mtimeMs / 1000);
@@ -454,21 +523,25 @@ export class Applier {
     assert(st !== null, 'the symlink just made exists');
     const entry: DiskEntry = { path: p, type: 'symlink', mode: ownerBits(st.mode), size: 0, mtimeMs: st.mtimeMs, blockSizeBytes: version.blockSizeBytes, blocks: [], target, ino: st.ino };
     await this.replace(p, temp, native, entry);
-    dirs.add(path.dirname(native), i);
+    batch.fsyncLater(path.dirname(native), i);
   }
 
-  private async remove(p: SyncPath, expect: FileVersion | null, dirs: DirectorySyncs, i: number): Promise<void> {
-    const native = await this.resolve(p, expect?.type === 'directory');
+  private async remove(p: SyncPath, expect: FileVersion | null, batch: Batch, i: number): Promise<void> {
+    const native = await this.resolve(p, expect?.type === 'directory', batch);
     const current = await lstatOrNull(native);
     if (current === null) return; // already gone
     const why = await differs(native, current, expect, this.hashFile);
     if (why !== null) throw changedOnDisk(p, why);
     await this.listened(p, async () => {
-      if (current.isDirectory()) await removeEmptyDirectory(native, p);
-      else await unlink(native);
+      if (current.isDirectory()) {
+        await removeEmptyDirectory(native, p);
+        batch.forgetVerified();
+      } else {
+        await unlink(native);
+      }
       return null;
     });
-    dirs.add(path.dirname(native), i);
+    batch.fsyncLater(path.dirname(native), i);
   }
 
   /**
@@ -476,11 +549,11 @@ export class Applier {
    * be), giving it `version`'s mode and mtime. Done already (from gone, `to`
    * holding `version`) counts as success: a moved directory takes its children.
    */
-  private async move(from: SyncPath, to: SyncPath, version: FileVersion, expect: FileVersion | null, dirs: DirectorySyncs, i: number): Promise<void> {
+  private async move(from: SyncPath, to: SyncPath, version: FileVersion, expect: FileVersion | null, batch: Batch, i: number): Promise<void> {
     assert(!version.deleted, 'move takes the live version that ends up at `to`');
     const isDirectory = version.type === 'directory';
-    const fromNative = await this.resolve(from, isDirectory);
-    const toNative = await this.resolve(to, isDirectory);
+    const fromNative = await this.resolve(from, isDirectory, batch);
+    const toNative = await this.resolve(to, isDirectory, batch);
     const [fromSt, toSt] = await Promise.all([lstatOrNull(fromNative), lstatOrNull(toNative)]);
     if (fromSt === null) {
       if (toSt !== null && (await matches(toNative, toSt, version, this.hashFile)) === null) return;
@@ -489,7 +562,7 @@ export class Applier {
     const why = await differs(fromNative, fromSt, expect, this.hashFile);
     if (why !== null) throw changedOnDisk(from, why);
     if (toSt !== null) throw changedOnDisk(to, 'something is already there');
-    await this.ensureParent(toNative, dirs, i);
+    await this.ensureParent(toNative, batch, i);
     if (version.type !== 'symlink' && ownerBits(fromSt.mode) !== version.mode) await chmod(fromNative, diskModeFor(version.mode));
     if (version.type === 'file') await utimes(fromNative, new Date(), version.mtimeMs / 1000);
     const st = await lstatOrNull(fromNative);
@@ -503,12 +576,13 @@ export class Applier {
     try {
       await rename(fromNative, toNative);
       moved = true;
+      if (isDirectory) batch.forgetVerified();
     } finally {
       this.options.listener?.writeFinished(from, moved ? null : undefined);
       this.options.listener?.writeFinished(to, moved ? entry : undefined);
     }
-    dirs.add(path.dirname(fromNative), i);
-    dirs.add(path.dirname(toNative), i);
+    batch.fsyncLater(path.dirname(fromNative), i);
+    batch.fsyncLater(path.dirname(toNative), i);
   }
 
   /** Run `change` with the listener told before and after. */

@@ -39,20 +39,28 @@ export class SharedFolder {
 
   /**
    * The native absolute path of `p`. Missing trailing components are fine (the
-   * caller may be about to create them); existing parents must be real directories.
+   * caller may be about to create them); existing parents must be real
+   * directories. `verified` remembers directories already checked (one batch's
+   * worth: the caller clears it when it removes or moves directories).
    */
-  async resolve(p: string): Promise<string> {
+  async resolve(p: string, verified?: Set<string>): Promise<string> {
     const segments = this.checkedSegments(p);
     let current = this.root;
     for (let i = 0; i < segments.length; i++) {
       const segment = segments[i] as string;
+      const isLast = i === segments.length - 1;
+      const direct = path.join(current, segment);
+      if (!isLast && verified?.has(direct) === true) {
+        current = direct;
+        continue;
+      }
       const found = await this.findEntry(current, segment);
       if (found === null) return path.join(current, ...segments.slice(i));
       current = found.native;
-      const isLast = i === segments.length - 1;
       if (!isLast && found.kind === 'symlink') {
         throw new PloppyError('PATH_ESCAPES_FOLDER', `${p}: ${segments.slice(0, i + 1).join('/')} is a symlink`);
       }
+      if (!isLast && found.kind === 'directory') verified?.add(current);
     }
     return current;
   }

@@ -13,6 +13,7 @@ import type { Hash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { blockSizeFor } from '../core/blocks.js';
 import { hashAttemptsMax, hashReadBufferBytes } from '../core/constants.js';
 import { PloppyError } from '../core/errors.js';
@@ -130,6 +131,19 @@ export async function hashFileAsync(path: string, reusable?: Buffer): Promise<Fi
     }
   }
   throw unstable(path);
+}
+
+/** The blocks of a file the caller holds open and owns (no stability checks: nobody else writes it). */
+export async function hashOpenFile(handle: FileHandle): Promise<{ size: number; blocks: BlockHash[] }> {
+  const { size } = await handle.stat();
+  const hasher = new BlockHasher(blockSizeFor(size));
+  const buffer = Buffer.allocUnsafe(Math.min(hashReadBufferBytes, size + 1));
+  for (;;) {
+    const { bytesRead } = await handle.read(buffer, 0, buffer.length, hasher.bytes);
+    if (bytesRead > 0) hasher.update(buffer.subarray(0, bytesRead));
+    if (bytesRead < buffer.length) break;
+  }
+  return { size: hasher.bytes, blocks: hasher.finish() };
 }
 
 /** Hash of one byte range, for serving and copying blocks. */
