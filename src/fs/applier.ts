@@ -33,7 +33,7 @@ import { chmod, lutimes, mkdir, open, readdir, readlink, rename, rm, symlink, un
 import { constants } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { assert } from '../core/assert.js';
+import { AssertionError, assert } from '../core/assert.js';
 import { blockLength } from '../core/blocks.js';
 import { applyBatchOpsMax, blockSizeMaxBytes, hashInThreadBytesMax, tempFilesOpenMax } from '../core/constants.js';
 import { PloppyError } from '../core/errors.js';
@@ -93,6 +93,20 @@ interface Queued {
   readonly op: WriteOp;
   readonly resolve: (r: EffectResult) => void;
   readonly reject: (e: unknown) => void;
+}
+
+/** What an operation left at each path it changed (null: nothing); a path not listed: unknown. */
+type Left = Map<SyncPath, DiskEntry | null>;
+
+const nothingLeft = (): Left => new Map();
+
+/** The paths an operation may change (temp files aside: nobody watches those). */
+function changedPaths(op: WriteOp): SyncPath[] {
+  switch (op.op) {
+    case 'writeBlock': case 'copyBlock': return [];
+    case 'commitFile': case 'makeDirectory': case 'makeSymlink': case 'remove': return [op.path];
+    case 'move': return [op.from, op.to];
+  }
 }
 
 const isPrepared = (x: PreparedCommit | EffectResult | undefined): x is PreparedCommit => x !== undefined && 'handle' in x;
@@ -210,12 +224,18 @@ export class Applier {
     await this.temps.closeAll();
   }
 
+  /** One operation, with the listener told before and after about every path it may change. */
   private async runOne(op: WriteOp, batch: Batch, i: number): Promise<EffectResult> {
+    const paths = changedPaths(op);
+    for (const p of paths) this.options.listener?.writeStarted(p);
+    let left = nothingLeft();
     try {
-      await this.run(op, batch, i);
+      left = await this.run(op, batch, i);
       return { ok: true };
     } catch (e) {
       return failureOf(e);
+    } finally {
+      for (const p of paths) this.options.listener?.writeFinished(p, left.get(p));
     }
   }
 
@@ -234,14 +254,16 @@ export class Applier {
     return results;
   }
 
-  private async run(op: WriteOp, batch: Batch, i: number): Promise<void> {
+  private async run(op: WriteOp, batch: Batch, i: number): Promise<Left> {
     switch (op.op) {
       case 'writeBlock':
-        return this.writeBlocks(op.path, op.version, op.indices, op.hash, op.data, batch, i);
+        await this.writeBlocks(op.path, op.version, op.indices, op.hash, op.data, batch, i);
+        return nothingLeft();
       case 'copyBlock':
-        return this.copyBlocks(op, batch, i);
+        await this.copyBlocks(op, batch, i);
+        return nothingLeft();
       case 'commitFile':
-        return assert(false, 'commits run in groups (commitGroupAt)');
+        throw new AssertionError('commits run in groups (commitGroupAt)');
       case 'makeDirectory':
         return this.makeDirectory(op.path, op.version, op.expect, batch, i);
       case 'makeSymlink':
@@ -364,6 +386,7 @@ export class Applier {
    * rename each into place, in order.
    */
   private async commitFiles(group: readonly CommitOp[], batch: Batch, first: number): Promise<EffectResult[]> {
+    for (const op of group) this.options.listener?.writeStarted(op.path);
     const prepared = await Promise.all(group.map((op, j) => this.prepareCommit(op, batch, first + j).catch(failureOf)));
     const outcomes = await Promise.all(prepared.map((pc) => (isPrepared(pc) ? this.syncPrepared(pc).catch(failureOf) : pc)));
     const results: EffectResult[] = [];
@@ -371,17 +394,21 @@ export class Applier {
       const pc = prepared[j];
       const outcome = outcomes[j];
       assert(pc !== undefined && outcome !== undefined, 'one outcome per commit');
-      if (!isDiskEntry(outcome)) {
-        results.push(outcome);
-        continue;
-      }
-      assert(isPrepared(pc), 'a synced commit was prepared');
+      let left: DiskEntry | undefined;
       try {
-        await this.replace(pc.path, pc.temp, pc.native, outcome);
+        if (!isDiskEntry(outcome)) {
+          results.push(outcome);
+          continue;
+        }
+        assert(isPrepared(pc), 'a synced commit was prepared');
+        await rename(pc.temp, pc.native);
+        left = outcome;
         batch.fsyncLater(path.dirname(pc.native), first + j);
         results.push({ ok: true });
       } catch (e) {
         results.push(failureOf(e));
+      } finally {
+        this.options.listener?.writeFinished((group[j] as CommitOp).path, left);
       }
     }
     return results;
@@ -459,56 +486,39 @@ export class Applier {
     if (bad > 0) throw new PloppyError('BLOCK_HASH_MISMATCH', `${p}: ${bad} of ${version.blocks.length} blocks do not match; the temporary file is kept`);
   }
 
-
-  /** Rename `from` over `native`, with the listener told before and after. */
-  private async replace(p: SyncPath, from: string, native: string, entry: DiskEntry): Promise<void> {
-    this.options.listener?.writeStarted(p);
-    let left: DiskEntry | undefined;
-    try {
-      await rename(from, native);
-      left = entry;
-    } finally {
-      this.options.listener?.writeFinished(p, left);
-    }
-  }
-
   // ---------------------------------------------------------------- directories, symlinks, removal
 
-  private async makeDirectory(p: SyncPath, version: FileVersion, expect: FileVersion | null, batch: Batch, i: number): Promise<void> {
+  private async makeDirectory(p: SyncPath, version: FileVersion, expect: FileVersion | null, batch: Batch, i: number): Promise<Left> {
     assert(version.type === 'directory' && !version.deleted, 'makeDirectory takes a live directory version');
     const native = await this.resolve(p, true, batch);
     const current = await lstatOrNull(native);
-    const entryOf = (ino: number, mtimeMs: number): DiskEntry => ({ path: p, type: 'directory', mode: version.mode, size: 0, mtimeMs, blockSizeBytes: version.blockSizeBytes, blocks: [], ino });
+    const left = (st: { ino: number; mtimeMs: number }): Left =>
+      new Map([[p, { path: p, type: 'directory', mode: version.mode, size: 0, mtimeMs: st.mtimeMs, blockSizeBytes: version.blockSizeBytes, blocks: [], ino: st.ino }]]);
     if (current?.isDirectory() === true) {
-      if (ownerBits(current.mode) === version.mode) return;
-      await this.listened(p, async () => {
-        await chmod(native, diskModeFor(version.mode));
-        return entryOf(current.ino, current.mtimeMs);
-      });
-      return;
+      if (ownerBits(current.mode) === version.mode) return nothingLeft();
+      await chmod(native, diskModeFor(version.mode));
+      return left(current);
     }
     if (current !== null) {
       const why = await differs(native, current, expect, this.hashFile);
       if (why !== null) throw changedOnDisk(p, why);
+      await unlink(native);
     }
     await this.ensureParent(native, batch, i);
-    await this.listened(p, async () => {
-      if (current !== null) await unlink(native);
-      await mkdir(native, { mode: 0o700 });
-      await chmod(native, diskModeFor(version.mode));
-      const st = await lstatOrNull(native);
-      assert(st !== null, 'the directory just made exists');
-      return entryOf(st.ino, st.mtimeMs);
-    });
+    await mkdir(native, { mode: 0o700 });
+    await chmod(native, diskModeFor(version.mode));
+    const st = await lstatOrNull(native);
+    assert(st !== null, 'the directory just made exists');
     batch.fsyncLater(path.dirname(native), i);
+    return left(st);
   }
 
-  private async makeSymlink(p: SyncPath, version: FileVersion, expect: FileVersion | null, batch: Batch, i: number): Promise<void> {
+  private async makeSymlink(p: SyncPath, version: FileVersion, expect: FileVersion | null, batch: Batch, i: number): Promise<Left> {
     assert(version.type === 'symlink' && !version.deleted && typeof version.target === 'string', 'makeSymlink takes a live symlink version with a target');
     const target = version.target;
     const { native, temp } = await this.locate(p, version, batch);
     const current = await lstatOrNull(native);
-    if (current?.isSymbolicLink() === true && (await readlink(native)) === target) return;
+    if (current?.isSymbolicLink() === true && (await readlink(native)) === target) return nothingLeft();
     const why = await differs(native, current, expect, this.hashFile);
     if (why !== null) throw changedOnDisk(p, why);
     if (current?.isDirectory() === true) {
@@ -522,26 +532,25 @@ export class Applier {
     const st = await lstatOrNull(temp);
     assert(st !== null, 'the symlink just made exists');
     const entry: DiskEntry = { path: p, type: 'symlink', mode: ownerBits(st.mode), size: 0, mtimeMs: st.mtimeMs, blockSizeBytes: version.blockSizeBytes, blocks: [], target, ino: st.ino };
-    await this.replace(p, temp, native, entry);
+    await rename(temp, native);
     batch.fsyncLater(path.dirname(native), i);
+    return new Map([[p, entry]]);
   }
 
-  private async remove(p: SyncPath, expect: FileVersion | null, batch: Batch, i: number): Promise<void> {
+  private async remove(p: SyncPath, expect: FileVersion | null, batch: Batch, i: number): Promise<Left> {
     const native = await this.resolve(p, expect?.type === 'directory', batch);
     const current = await lstatOrNull(native);
-    if (current === null) return; // already gone
+    if (current === null) return new Map([[p, null]]); // already gone
     const why = await differs(native, current, expect, this.hashFile);
     if (why !== null) throw changedOnDisk(p, why);
-    await this.listened(p, async () => {
-      if (current.isDirectory()) {
-        await removeEmptyDirectory(native, p);
-        batch.forgetVerified();
-      } else {
-        await unlink(native);
-      }
-      return null;
-    });
+    if (current.isDirectory()) {
+      await removeEmptyDirectory(native, p);
+      batch.forgetVerified();
+    } else {
+      await unlink(native);
+    }
     batch.fsyncLater(path.dirname(native), i);
+    return new Map([[p, null]]);
   }
 
   /**
@@ -549,14 +558,14 @@ export class Applier {
    * be), giving it `version`'s mode and mtime. Done already (from gone, `to`
    * holding `version`) counts as success: a moved directory takes its children.
    */
-  private async move(from: SyncPath, to: SyncPath, version: FileVersion, expect: FileVersion | null, batch: Batch, i: number): Promise<void> {
+  private async move(from: SyncPath, to: SyncPath, version: FileVersion, expect: FileVersion | null, batch: Batch, i: number): Promise<Left> {
     assert(!version.deleted, 'move takes the live version that ends up at `to`');
     const isDirectory = version.type === 'directory';
     const fromNative = await this.resolve(from, isDirectory, batch);
     const toNative = await this.resolve(to, isDirectory, batch);
     const [fromSt, toSt] = await Promise.all([lstatOrNull(fromNative), lstatOrNull(toNative)]);
     if (fromSt === null) {
-      if (toSt !== null && (await matches(toNative, toSt, version, this.hashFile)) === null) return;
+      if (toSt !== null && (await matches(toNative, toSt, version, this.hashFile)) === null) return nothingLeft();
       throw changedOnDisk(from, 'it is gone');
     }
     const why = await differs(fromNative, fromSt, expect, this.hashFile);
@@ -570,30 +579,11 @@ export class Applier {
     const target = version.type === 'symlink' ? await readlink(fromNative) : undefined;
     const base = { path: to, type: version.type, mode: ownerBits(st.mode), size: version.type === 'file' ? st.size : 0, mtimeMs: st.mtimeMs, blockSizeBytes: version.blockSizeBytes, blocks: version.blocks, ino: st.ino };
     const entry: DiskEntry = target === undefined ? base : { ...base, target };
-    this.options.listener?.writeStarted(from);
-    this.options.listener?.writeStarted(to);
-    let moved = false;
-    try {
-      await rename(fromNative, toNative);
-      moved = true;
-      if (isDirectory) batch.forgetVerified();
-    } finally {
-      this.options.listener?.writeFinished(from, moved ? null : undefined);
-      this.options.listener?.writeFinished(to, moved ? entry : undefined);
-    }
+    await rename(fromNative, toNative);
+    if (isDirectory) batch.forgetVerified();
     batch.fsyncLater(path.dirname(fromNative), i);
     batch.fsyncLater(path.dirname(toNative), i);
-  }
-
-  /** Run `change` with the listener told before and after. */
-  private async listened(p: SyncPath, change: () => Promise<DiskEntry | null>): Promise<void> {
-    this.options.listener?.writeStarted(p);
-    let left: DiskEntry | null | undefined;
-    try {
-      left = await change();
-    } finally {
-      this.options.listener?.writeFinished(p, left);
-    }
+    return new Map<SyncPath, DiskEntry | null>([[from, null], [to, entry]]);
   }
 
   // ---------------------------------------------------------------- housekeeping
