@@ -51,6 +51,9 @@ export interface WatcherOptions {
   readonly debounceMs?: number;
 }
 
+/** Paths looked at side by side when a batch is processed. */
+const lookConcurrency = 64;
+
 interface Seen {
   readonly path: SyncPath;
   readonly native: string;
@@ -210,11 +213,10 @@ export class Watcher implements WriteListener {
   private async process(batch: [SyncPath, string][]): Promise<void> {
     const rulesChanged = batch.filter(([p]) => basenameOf(p) === ignoreFileName);
     for (const [p, native] of rulesChanged) await this.options.ignore.reload(path.dirname(native), parentPath(p));
-    const stats = await Promise.all(batch.map(([, native]) => lstatOrNull(native)));
+    const looked = await this.lookAll(batch);
     const gone: DiskEntry[] = [];
     const present: Seen[] = [];
-    batch.forEach(([p, native], i) => {
-      const st = stats[i] ?? null;
+    looked.forEach(({ path: p, native, st }) => {
       const type = st === null ? null : typeOf(st);
       const k = this.known.get(p);
       if (st === null || type === null) {
@@ -232,6 +234,26 @@ export class Watcher implements WriteListener {
       this.options.onRescanNeeded('.ploppyignore changed');
     }
     if (this.pending.size > 0) this.schedule();
+  }
+
+  /**
+   * Each path as it is now, through SharedFolder.resolve: a path under a
+   * directory that became a symlink is gone, never followed outside the folder.
+   */
+  private async lookAll(batch: [SyncPath, string][]): Promise<{ path: SyncPath; native: string; st: Stats | null }[]> {
+    const verified = new Set<string>();
+    const look = async ([p, fallback]: [SyncPath, string]): Promise<{ path: SyncPath; native: string; st: Stats | null }> => {
+      try {
+        const native = await this.folder.resolve(p, verified);
+        return { path: p, native, st: await lstatOrNull(native) };
+      } catch (e) {
+        if (!isPloppyError(e, 'PATH_ESCAPES_FOLDER') && !isPloppyError(e, 'PATH_INVALID')) throw e;
+        return { path: p, native: fallback, st: null };
+      }
+    };
+    const out: { path: SyncPath; native: string; st: Stats | null }[] = [];
+    for (let i = 0; i < batch.length; i += lookConcurrency) out.push(...(await Promise.all(batch.slice(i, i + lookConcurrency).map(look))));
+    return out;
   }
 
   /** Entries for new or changed paths; a file caught mid-write is looked at again later. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFile, chmod, mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { watchDebounceMaxMs, watchDebounceMs } from '../../../src/core/constants.js';
@@ -174,6 +174,22 @@ describe('watcher', () => {
     await rec.next(changedAt('.ploppyignore'), 'rules file change');
     await watcher.settled();
     assert.ok(rec.rescans.some((r) => r.includes('.ploppyignore')));
+  });
+
+  it('never follows a directory that became a symlink to outside the folder', async () => {
+    const outside = await tempDir('outside');
+    await writeFile(path.join(outside, 'x.txt'), 'outside secret');
+    await mkdir(path.join(root, 'swap'));
+    await writeFile(path.join(root, 'swap/x.txt'), 'inside');
+    await rec.next(changedAt('swap/x.txt'), 'creation');
+    await watcher.settled();
+    rec.clear();
+    await rm(path.join(root, 'swap'), { recursive: true });
+    await symlink(outside, path.join(root, 'swap'));
+    await rec.next((c) => changedAt('swap')(c) && c.kind === 'changed' && c.observation.type === 'symlink', 'symlink');
+    await rec.next(deletedAt('swap/x.txt'), 'deletion of the old child');
+    await watcher.settled();
+    assert.ok(!rec.changes.some(changedAt('swap/x.txt')), 'nothing read through the symlink');
   });
 
   it('reports removal of a whole tree, children first', async () => {
