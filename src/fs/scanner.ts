@@ -25,6 +25,7 @@ import { lstat, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { ignoreFileName, walkEntriesPerYield } from '../core/constants.js';
+import { isPloppyError } from '../core/errors.js';
 import { isUnder, toSyncPath } from '../core/path.js';
 import type { SyncPath } from '../core/path.js';
 import type { LocalChange } from '../engine/types.js';
@@ -122,12 +123,13 @@ export async function scan(root: string, options: ScanOptions = {}): Promise<Sca
 /** A rescan of one path: the path itself, and its subtree when it is a directory. */
 async function walkFrom(walk: Walk, under: SyncPath): Promise<void> {
   if (walk.ignore.ignores(under, false)) return;
-  const native = await walk.folder.resolve(under);
+  let native: string;
   let st: Stats;
   try {
+    native = await walk.folder.resolve(under);
     st = await lstat(native);
   } catch (e) {
-    if (isNotFound(e)) return;
+    if (isNotFound(e) || isPloppyError(e, 'PATH_ESCAPES_FOLDER')) return; // gone, or only reachable through a symlink
     throw e;
   }
   if (st.isDirectory() && walk.ignore.ignores(under, true)) return;
@@ -142,7 +144,7 @@ function record(walk: Walk, f: Found): void {
 }
 
 async function walkDirectory(walk: Walk, nativeDir: string, dir: string): Promise<void> {
-  await pace(walk);
+  if (++walk.sinceYield >= walkEntriesPerYield) await yieldNow(walk);
   let entries;
   try {
     entries = readdirSync(nativeDir, { withFileTypes: true });
@@ -154,19 +156,20 @@ async function walkDirectory(walk: Walk, nativeDir: string, dir: string): Promis
   }
   if (walk.loadIgnores && entries.some((e) => e.name === ignoreFileName && e.isFile())) await walk.ignore.reload(nativeDir, dir);
   const candidates: { path: SyncPath; native: string }[] = [];
+  const names = new Set<string>();
   for (const entry of entries) {
     const native = path.join(nativeDir, entry.name);
     if (isTempName(entry.name)) {
       walk.tempFiles.push(native);
       continue;
     }
-    const p = syncPathOf(walk, dir, entry.name);
+    const p = syncPathOf(walk, dir, entry.name, names);
     if (p === null || walk.ignore.ignores(p, entry.isDirectory())) continue;
     candidates.push({ path: p, native });
   }
   const subdirectories: { path: SyncPath; native: string }[] = [];
   for (let i = 0; i < candidates.length; i++) {
-    await pace(walk);
+    if (++walk.sinceYield >= walkEntriesPerYield) await yieldNow(walk);
     const c = candidates[i] as { path: SyncPath; native: string };
     const st = lstatIfThere(c.native);
     if (st === null) continue;
@@ -192,14 +195,14 @@ const vanished = (e: unknown): null => {
   throw e;
 };
 
-/** The walk is synchronous: let timers and sockets run every walkEntriesPerYield entries. */
-async function pace(walk: Walk): Promise<void> {
-  if (++walk.sinceYield < walkEntriesPerYield) return;
+/** The walk is synchronous: it lets timers and sockets run every walkEntriesPerYield entries. */
+async function yieldNow(walk: Walk): Promise<void> {
   walk.sinceYield = 0;
   await new Promise((resolve) => setImmediate(resolve));
 }
 
-function syncPathOf(walk: Walk, dir: string, name: string): SyncPath | null {
+/** The sync path of `name` in `dir`, or null (recorded as skipped) when it has none or a twin. */
+function syncPathOf(walk: Walk, dir: string, name: string, namesInDir: Set<string>): SyncPath | null {
   const raw = dir === '' ? name : `${dir}/${name}`;
   let p: SyncPath;
   try {
@@ -208,10 +211,11 @@ function syncPathOf(walk: Walk, dir: string, name: string): SyncPath | null {
     walk.skipped.push({ path: raw, reason: e instanceof Error ? e.message : String(e) });
     return null;
   }
-  if (walk.seen.has(p)) {
+  if (namesInDir.has(p)) {
     walk.skipped.push({ path: raw, reason: 'another name in this directory has the same NFC form' });
     return null;
   }
+  namesInDir.add(p);
   return p;
 }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LocalObservation } from '../../../src/events/types.js';
@@ -211,6 +211,30 @@ describe('scanner', () => {
     assert.equal(last?.filesHashed, last?.filesToHash);
     assert.equal(last?.bytesHashed, last?.bytesToHash);
     assert.ok((last?.bytesToHash ?? 0) >= big.length);
+  });
+
+  it('keeps one of two names that are the same after NFC normalisation, and says why', async () => {
+    const dir = await tempDir('twins');
+    await writeFile(path.join(dir, 'caf\u00e9'), 'composed');
+    await writeFile(path.join(dir, 'cafe\u0301'), 'decomposed');
+    const r = await scan(dir);
+    assert.deepEqual(r.changed.map((o) => o.path), ['caf\u00e9']);
+    assert.equal(r.skipped.length, 1);
+    assert.match(r.skipped[0]?.reason ?? '', /same NFC form/);
+  });
+
+  it('rescans a path under a directory that became a symlink as gone', async () => {
+    const dir = await tempDir('swapped');
+    await mkdir(path.join(dir, 'd'));
+    await writeFile(path.join(dir, 'd/f.txt'), 'f');
+    const first = await scan(dir);
+    const outside = await tempDir('swapped-out');
+    await writeFile(path.join(outside, 'f.txt'), 'outside');
+    await rm(path.join(dir, 'd'), { recursive: true });
+    await symlink(outside, path.join(dir, 'd'));
+    const r = await scan(dir, { cache: first.entries, under: sp('d/f.txt') });
+    assert.deepEqual(r.changed, []);
+    assert.deepEqual(r.deleted, ['d/f.txt']);
   });
 
   it('observes one path: a file hashed, a missing one as null', async () => {
