@@ -30,11 +30,11 @@ export type SchemaVersions = Readonly<Record<EventType, number>>;
 const hashLength = 64;
 
 export function encodeBody(e: PendingEvent, seq: Seq, prev: string): string {
-  return (
-    `{"seq":${seq},"id":${JSON.stringify(e.id)},"hlc":{"wallMs":${e.hlc.wallMs},"counter":${e.hlc.counter}},` +
-    `"peer":${JSON.stringify(e.peer)},"v":${currentVersions[e.type]},"type":${JSON.stringify(e.type)},` +
-    `"data":${JSON.stringify(e.data)},"prev":${JSON.stringify(prev)}}`
-  );
+  // One stringify of a literal with the fields in record order: a single flat
+  // string, where concatenating pieces would build a rope the hash must copy.
+  return JSON.stringify({
+    seq, id: e.id, hlc: { wallMs: e.hlc.wallMs, counter: e.hlc.counter }, peer: e.peer, v: currentVersions[e.type], type: e.type, data: e.data, prev,
+  });
 }
 
 export interface Encoded {

@@ -31,7 +31,7 @@
 import { AssertionError, assert } from '../core/assert.js';
 import { PloppyError } from '../core/errors.js';
 import { genesisHash } from '../events/types.js';
-import type { State } from '../projections/state.js';
+import type { Meta, State } from '../projections/state.js';
 import { projectionPrefixes } from '../projections/state.js';
 
 const logPrefix = 0x4c; // 'L'
@@ -104,8 +104,13 @@ export type CapturedEntries = Map<string, unknown>;
 
 const prefixedNames = Object.entries(projectionPrefixes) as [keyof typeof projectionPrefixes, string][];
 
+/** A copy of meta as it is now (evolve updates meta in place). A literal, so a new field is a compile error here. */
+function metaCopy(m: Meta): Meta {
+  return { self: m.self, networkId: m.networkId, name: m.name, dir: m.dir, joinedVia: m.joinedVia, left: m.left, head: m.head, hlc: m.hlc };
+}
+
 function entryFor(state: State, stateKey: string): unknown {
-  if (stateKey === 'm') return { ...state.meta };
+  if (stateKey === 'm') return metaCopy(state.meta);
   for (const [name, prefix] of prefixedNames) {
     if (stateKey.startsWith(prefix)) return state[name].get(stateKey.slice(prefix.length));
   }

@@ -29,7 +29,13 @@ import { PloppyError } from '../core/errors.js';
 import { decodeHead, emptyHead, encodeHead, type HeadRecord } from './encoding.js';
 import type { EventLog, ReadOptions } from './event-log.js';
 import { checkHead, decodeStored, loadFrom, readRange, schemaOf, verifierFor, type LogOptions, type Schema } from './log-common.js';
-import { Writer, type Batch, type CommitMode } from './writer.js';
+import { Writer, type CommitMode, type Sealed, type StoreAdapter } from './writer.js';
+
+/** A memory batch: the records, in order. */
+interface MemoryBatch {
+  readonly records: string[];
+  putRecord(seq: number, hash: string, body: string): void;
+}
 
 /** The stored bytes of a memory log; plain data so tests can inspect and corrupt it. */
 export interface MemoryStore {
@@ -54,7 +60,7 @@ export const copyStore = (s: MemoryStore): MemoryStore => ({ records: [...s.reco
 export class MemoryEventLog implements EventLog {
   private readonly store: MemoryStore;
   private readonly schema: Schema;
-  private readonly writer: Writer;
+  private readonly writer: Writer<MemoryBatch>;
   private nextFailure: unknown = null;
   private closed = false;
   /** Iterators currently open (the contract suite checks they are always closed). */
@@ -64,7 +70,15 @@ export class MemoryEventLog implements EventLog {
     this.store = options.store === undefined ? emptyMemoryStore() : copyStore(options.store);
     this.schema = schemaOf(options);
     const head = this.store.head === undefined ? emptyHead : decodeHead(this.store.head);
-    this.writer = new Writer(head, this.schema.hasher, (b) => this.commit(b), options.commit ?? 'auto');
+    const adapter: StoreAdapter<MemoryBatch> = {
+      begin: () => {
+        const records: string[] = [];
+        return { records, putRecord: (_seq, hash, body) => records.push(hash + body) };
+      },
+      commit: (batch, sealed) => this.commit(batch, sealed),
+      discard: () => {},
+    };
+    this.writer = new Writer(head, this.schema.hasher, adapter, options.commit ?? 'auto');
   }
 
   head(): number {
@@ -151,19 +165,20 @@ export class MemoryEventLog implements EventLog {
     return this.store.head === undefined ? emptyHead : decodeHead(this.store.head);
   }
 
-  private commit(batch: Batch): void {
+  private commit(batch: MemoryBatch, sealed: Sealed): void {
     const failure = this.nextFailure;
     if (failure !== null) {
       this.nextFailure = null;
       throw failure;
     }
-    assert(batch.firstSeq === this.store.records.length + 1, `batch starts at ${batch.firstSeq} but the store ends at ${this.store.records.length}`);
+    assert(sealed.firstSeq === this.store.records.length + 1, `batch starts at ${sealed.firstSeq} but the store ends at ${this.store.records.length}`);
+    assert(batch.records.length === sealed.lastSeq - sealed.firstSeq + 1, 'a batch holds exactly its records');
     for (const r of batch.records) this.store.records.push(r);
-    for (const [key, value] of batch.projections) {
+    for (const [key, value] of sealed.projections) {
       if (value === undefined) this.store.projections.delete(key);
       else this.store.projections.set(key, value);
     }
-    this.store.head = encodeHead(batch.head);
+    this.store.head = encodeHead(sealed.head);
   }
 
   private assertOpen(): void {

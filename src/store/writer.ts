@@ -26,25 +26,41 @@ import { PloppyError } from '../core/errors.js';
 import type { Seq } from '../core/ids.js';
 import type { Hasher } from '../core/ports.js';
 import type { StampedEvent } from '../engine/types.js';
-import { encodeRecord } from '../events/codec.js';
+import { encodeBody } from '../events/codec.js';
 import { currentVersions, isEventType, type RecordedEvent } from '../events/types.js';
 import type { State } from '../projections/state.js';
 import { captureDirty, encodeEntry, type CapturedEntries, type HeadRecord } from './encoding.js';
 
-/** What one atomic, durable store batch holds. */
-export interface Batch {
-  /** The sequence number of `records[0]`; the rest follow gaplessly. */
+/**
+ * A store batch being filled. Records go in as writes arrive, so the store
+ * can move their bytes out of the JS heap at once (the LevelDB batch copies
+ * them natively): a record waiting for its group commit then costs the
+ * garbage collector nothing.
+ */
+export interface StoreBatch {
+  /** Record `seq` is stored as `hash + body` (see encodeRecord); the store joins them as suits it. */
+  putRecord(seq: number, hash: string, body: string): void;
+}
+
+/** What a batch gets when it is sealed for commit. */
+export interface Sealed {
+  /** The first and last sequence numbers of its records. */
   readonly firstSeq: number;
-  /** Stored record values (`HASH BODY`). */
-  readonly records: readonly string[];
+  readonly lastSeq: number;
   /** State key -> stored JSON, or undefined to delete the key. */
   readonly projections: ReadonlyMap<string, string | undefined>;
   /** The head record after this batch: the last record's sequence and hash. */
   readonly head: HeadRecord;
 }
 
-/** Store one batch atomically and durably; throw (or reject) if it was not stored. */
-export type Commit = (batch: Batch) => Promise<void> | void;
+/** An implementation's side of the writer: how to start and store a batch. */
+export interface StoreAdapter<B extends StoreBatch> {
+  begin(): B;
+  /** Add the projections and head record, then store everything atomically and durably; throw if not stored. */
+  commit(batch: B, sealed: Sealed): Promise<void> | void;
+  /** Release a batch that will never be committed. */
+  discard(batch: B): void;
+}
 
 export type CommitMode = 'auto' | 'manual';
 
@@ -55,19 +71,20 @@ interface PendingWrite {
 }
 
 /** A batch still taking writes (or waiting for its turn to commit). */
-interface OpenBatch {
+interface OpenBatch<B> {
+  readonly store: B;
   readonly firstSeq: number;
-  readonly records: string[];
+  events: number;
   /** Captured projection entries, later writes overwriting earlier ones. */
   readonly entries: CapturedEntries;
   readonly writes: PendingWrite[];
   head: HeadRecord;
 }
 
-export class Writer {
+export class Writer<B extends StoreBatch> {
   private headSeq: number;
   private headHash: string;
-  private open: OpenBatch[] = [];
+  private open: OpenBatch<B>[] = [];
   private committing = false;
   private scheduled = false;
   private failure: unknown = null;
@@ -81,7 +98,7 @@ export class Writer {
   constructor(
     head: HeadRecord,
     private readonly hasher: Hasher,
-    private readonly commit: Commit,
+    private readonly store: StoreAdapter<B>,
     private readonly mode: CommitMode,
   ) {
     this.headSeq = head.seq;
@@ -96,7 +113,7 @@ export class Writer {
   /** Events written but not yet committed. */
   pendingEvents(): number {
     let n = 0;
-    for (const b of this.open) n += b.records.length;
+    for (const b of this.open) n += b.events;
     return n;
   }
 
@@ -118,21 +135,23 @@ export class Writer {
     }
     assert(state.meta.head >= lastSeq, `state must fold events before write(): state head ${state.meta.head} < last event ${lastSeq}`);
     // Encode everything before touching the open batch, so a bad event leaves no trace.
-    const values = new Array<string>(events.length);
+    const bodies = new Array<string>(events.length);
     const recorded = new Array<RecordedEvent>(events.length);
     let prev = this.headHash;
     for (let i = 0; i < events.length; i++) {
       const e = events[i] as StampedEvent;
-      const encoded = encodeRecord(e, e.seq as Seq, prev, this.hasher);
-      values[i] = encoded.value;
+      const body = encodeBody(e, e.seq as Seq, prev);
+      const hash = this.hasher.sha256(body);
+      bodies[i] = body;
       // A literal, not a spread: V8 builds `{...e, more}` on a slow path, and this is per event.
       recorded[i] = {
-        type: e.type, data: e.data, seq: e.seq as Seq, id: e.id, hlc: e.hlc, peer: e.peer, v: currentVersions[e.type], prev, hash: encoded.hash,
+        type: e.type, data: e.data, seq: e.seq as Seq, id: e.id, hlc: e.hlc, peer: e.peer, v: currentVersions[e.type], prev, hash,
       } as RecordedEvent;
-      prev = encoded.hash;
+      prev = hash;
     }
     const batch = this.batchFor(events.length);
-    for (const v of values) batch.records.push(v);
+    for (let i = 0; i < bodies.length; i++) batch.store.putRecord(firstSeq + i, (recorded[i] as RecordedEvent).hash, bodies[i] as string);
+    batch.events += bodies.length;
     if (state.meta.head === lastSeq) captureDirty(state, batch.entries);
     this.headSeq = lastSeq;
     this.headHash = prev;
@@ -148,17 +167,16 @@ export class Writer {
     assert(this.mode === 'manual', 'flush() is for manual commit mode');
     let committed = 0;
     while (this.open.length > 0 && this.failure === null) {
-      const open = this.open.shift() as OpenBatch;
-      const batch = sealed(open);
+      const open = this.open.shift() as OpenBatch<B>;
       try {
-        const result = this.commit(batch);
+        const result = this.store.commit(open.store, sealed(open));
         assert(!(result instanceof Promise), 'manual mode needs a synchronous commit');
       } catch (e) {
         this.fail(e, open);
         throw e;
       }
       this.committed(open);
-      committed += batch.records.length;
+      committed += open.events;
     }
     return committed;
   }
@@ -178,17 +196,20 @@ export class Writer {
   /** A crash: drop pending writes without settling them; commit nothing more. */
   abandon(): void {
     this.abandoned = true;
+    for (const b of this.open) this.store.discard(b.store);
     this.open = [];
     this.failure = new PloppyError('LOG_CLOSED', 'the event log crashed');
     this.wakeIdle();
   }
 
   /** The open batch a write of `events` events joins, opening a new one when the last is full. */
-  private batchFor(events: number): OpenBatch {
+  private batchFor(events: number): OpenBatch<B> {
     const last = this.open[this.open.length - 1];
     // The batch being committed has left `open`, so `last` still takes writes.
-    if (last !== undefined && last.records.length + events <= groupCommitEventsMax) return last;
-    const fresh: OpenBatch = { firstSeq: this.headSeq + 1, records: [], entries: new Map(), writes: [], head: { seq: this.headSeq, hash: this.headHash } };
+    if (last !== undefined && last.events + events <= groupCommitEventsMax) return last;
+    const fresh: OpenBatch<B> = {
+      store: this.store.begin(), firstSeq: this.headSeq + 1, events: 0, entries: new Map(), writes: [], head: { seq: this.headSeq, hash: this.headHash },
+    };
     this.open.push(fresh);
     return fresh;
   }
@@ -205,9 +226,9 @@ export class Writer {
     this.committing = true;
     try {
       while (this.open.length > 0 && this.failure === null) {
-        const open = this.open.shift() as OpenBatch;
+        const open = this.open.shift() as OpenBatch<B>;
         try {
-          await this.commit(sealed(open));
+          await this.store.commit(open.store, sealed(open));
         } catch (e) {
           this.fail(e, open);
           return;
@@ -221,17 +242,20 @@ export class Writer {
     }
   }
 
-  private committed(open: OpenBatch): void {
+  private committed(open: OpenBatch<B>): void {
     this.batches++;
-    this.eventsCommitted += open.records.length;
+    this.eventsCommitted += open.events;
     for (const w of open.writes) w.resolve(w.recorded);
   }
 
-  private fail(error: unknown, failed: OpenBatch): void {
+  private fail(error: unknown, failed: OpenBatch<B>): void {
     this.failure = error;
     const batches = [failed, ...this.open];
     this.open = [];
-    for (const b of batches) for (const w of b.writes) w.reject(error);
+    for (const b of batches) {
+      this.store.discard(b.store);
+      for (const w of b.writes) w.reject(error);
+    }
     this.wakeIdle();
   }
 
@@ -243,8 +267,8 @@ export class Writer {
 }
 
 /** Encode an open batch's projection entries (once per key, however often it changed). */
-function sealed(open: OpenBatch): Batch {
+function sealed<B>(open: OpenBatch<B>): Sealed {
   const projections = new Map<string, string | undefined>();
   for (const [key, entry] of open.entries) projections.set(key, encodeEntry(entry));
-  return { firstSeq: open.firstSeq, records: open.records, projections, head: open.head };
+  return { firstSeq: open.firstSeq, lastSeq: open.firstSeq + open.events - 1, projections, head: open.head };
 }
