@@ -477,7 +477,7 @@ export class Applier {
   /** Every block of the temp file must hash to version.blocks (big files on the pool, small ones through `handle`). */
   private async verifyTemp(p: SyncPath, temp: string, handle: FileHandle, version: FileVersion): Promise<void> {
     const pool = this.options.pool;
-    const { size, blocks } = pool !== undefined && version.size >= hashInThreadBytesMax ? await pool.hash(temp, version.size) : await hashOpenFile(handle);
+    const { size, blocks } = pool !== undefined && version.size >= hashInThreadBytesMax ? await pool.hash(temp, version.size) : await hashOpenFile(handle, version.blockSizeBytes, version.size);
     if (size > version.size) {
       await handle.truncate(0); // not ours to salvage: start the file over
       throw new PloppyError('BLOCK_HASH_MISMATCH', `${p}: the temporary file was longer than the file; emptied`);

@@ -133,11 +133,14 @@ export async function hashFileAsync(path: string, reusable?: Buffer): Promise<Fi
   throw unstable(path);
 }
 
-/** The blocks of a file the caller holds open and owns (no stability checks: nobody else writes it). */
-export async function hashOpenFile(handle: FileHandle): Promise<{ size: number; blocks: BlockHash[] }> {
-  const { size } = await handle.stat();
-  const hasher = new BlockHasher(blockSizeFor(size));
-  const buffer = Buffer.allocUnsafe(Math.min(hashReadBufferBytes, size + 1));
+/**
+ * The blocks of a file the caller holds open and owns (nobody else writes it),
+ * hashed with `blockSizeBytes` and read to its end whatever its length: no
+ * fstat, the reads tell the size.
+ */
+export async function hashOpenFile(handle: FileHandle, blockSizeBytes: number, expectedBytes: number): Promise<{ size: number; blocks: BlockHash[] }> {
+  const hasher = new BlockHasher(blockSizeBytes);
+  const buffer = Buffer.allocUnsafe(Math.min(hashReadBufferBytes, expectedBytes + 1));
   for (;;) {
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, hasher.bytes);
     if (bytesRead > 0) hasher.update(buffer.subarray(0, bytesRead));

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Applier } from '../../../src/fs/applier.js';
 import type { WriteListener, WriteOp } from '../../../src/fs/applier.js';
+import { tempNameFor } from '../../../src/fs/disk.js';
 import type { DiskEntry } from '../../../src/fs/disk.js';
 import { IgnoreRules } from '../../../src/fs/ignore.js';
 import { HashPool } from '../../../src/fs/hash-pool.js';
@@ -105,6 +106,21 @@ describe('applier: files', () => {
     assert.deepEqual(w, { ok: true });
     assertFailed(c, 'BLOCK_HASH_MISMATCH');
     assert.equal(await readFile(path.join(root, 'partial.txt'), 'utf8'), 'old content');
+  });
+
+  it('empties a leftover temp file longer than the file, then commits once the blocks are written again', async () => {
+    const bytes = Buffer.from('the real content');
+    const version = fileVersion('leftover.txt', bytes);
+    await writeFile(path.join(root, tempNameFor('leftover.txt', version)), Buffer.concat([bytes, Buffer.from('junk from elsewhere')]));
+    const [first] = await applier.applyAll([{ op: 'commitFile', path: sp('leftover.txt'), version, expect: null }]);
+    assertFailed(first, 'BLOCK_HASH_MISMATCH', /longer/);
+    await assert.rejects(lstat(path.join(root, 'leftover.txt')), { code: 'ENOENT' });
+    const again = await applier.applyAll([
+      { op: 'writeBlock', path: sp('leftover.txt'), version, indices: [0], hash: version.blocks[0]!, data: bytes },
+      { op: 'commitFile', path: sp('leftover.txt'), version, expect: null },
+    ]);
+    assert.deepEqual(again, [{ ok: true }, { ok: true }]);
+    assert.equal(await readFile(path.join(root, 'leftover.txt'), 'utf8'), 'the real content');
   });
 
   it('commits empty files', async () => {
