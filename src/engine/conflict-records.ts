@@ -18,8 +18,9 @@
  */
 import type { SyncPath } from '../core/path.js';
 import { compare, dominates } from '../core/vv.js';
-import type { PeerId } from '../core/ids.js';
+import type { MessageId, PeerId } from '../core/ids.js';
 import type { FileVersion } from '../events/version.js';
+import type { ConflictEntry } from '../projections/state.js';
 import { mergedWinner, needsCopy, pickWinner, pristineCopy, type Verdict } from './conflicts.js';
 import type { Decider } from './decider.js';
 
@@ -31,9 +32,18 @@ const sameVersion = (a: FileVersion, b: FileVersion): boolean =>
  * version that is to be at the path (followWinner keeps it current).
  */
 export function recordConflict(d: Decider, path: SyncPath, verdict: Verdict, copyPath: SyncPath, from: PeerId, winner: FileVersion): void {
-  if (d.state.conflicts.has(copyPath)) return;
   const { loser } = verdict;
+  if (!replaces(d.state.conflicts.get(copyPath), path, loser)) return;
   d.emit({ type: 'ConflictDetected', data: { path, winner, loser: verdict.loser, copyPath, rule: verdict.rule, from } });
+}
+
+/**
+ * Copy names have a resolution of one second: two losers of one author in
+ * one second share a name. The later of them (by its author's own counter)
+ * is the one the copy path ends up holding, so it is the one recorded.
+ */
+function replaces(existing: ConflictEntry | undefined, path: SyncPath, loser: FileVersion): boolean {
+  return existing === undefined || (existing.path === path && compare(loser.vv, existing.loser.vv) === 'after');
 }
 
 /** The version at `path` changed: open conflicts there take it as their winner once it supersedes the loser. */
@@ -62,7 +72,6 @@ export function mergeNow(d: Decider, path: SyncPath, loser: FileVersion): void {
   const settled = mergedWinner(f, loser, path, d.self);
   const version = compare(f.vv, loser.vv) === 'before' ? { ...settled, hlc: d.input.hlc, author: d.self } : settled;
   d.emit({ type: 'VersionsMerged', data: { path, version, from: d.self } });
-  followWinner(d, path);
 }
 
 /** After a commit at `path` (a conflict's path or its copy path): merge where the copy is now safe. */
@@ -81,7 +90,7 @@ export function mergeAfterCopy(d: Decider, path: SyncPath): void {
  */
 export function conflictsAfterCommit(d: Decider, path: SyncPath, version: FileVersion): void {
   const found = pristineCopy(version);
-  if (found !== null && !d.state.conflicts.has(path)) {
+  if (found !== null && replaces(d.state.conflicts.get(path), found.path, found.loser)) {
     const current = d.state.transfers.get(found.path)?.version ?? d.state.files.get(found.path)?.version;
     if (current !== undefined && !current.deleted) {
       const verdict = pickWinner(current, found.loser);
@@ -91,4 +100,22 @@ export function conflictsAfterCommit(d: Decider, path: SyncPath, version: FileVe
   }
   mergeAfterCopy(d, path);
   followWinner(d, path);
+}
+
+/**
+ * A conflict's copy could not be fetched (no peer has its blocks any more).
+ * If the loser's own author has since written a newer version at the path,
+ * the loser's content is superseded by its author and keeping it is moot:
+ * stop fetching and drop the conflict. (Should a peer that did make the copy
+ * announce it, committing it records the conflict again.)
+ */
+export function abandonCopy(d: Decider, copyPath: SyncPath): void {
+  const c = d.state.conflicts.get(copyPath);
+  const t = d.state.transfers.get(copyPath);
+  if (c === undefined || t === undefined) return;
+  const now = d.state.transfers.get(c.path)?.version ?? d.state.files.get(c.path)?.version;
+  const authored = c.loser.vv[c.loser.author];
+  if (now === undefined || authored === undefined || (now.vv[c.loser.author] ?? 0) <= authored) return;
+  d.emit({ type: 'VersionSuperseded', data: { path: copyPath, version: t.version, from: d.self, message: d.input.id as string as MessageId, reason: 'lost' } });
+  d.emit({ type: 'ConflictResolved', data: { path: c.path, copyPath, keep: 'winner', by: d.self } });
 }

@@ -59,7 +59,7 @@ export function reconcile(d: Decider, r: FileVersion, from: PeerId, message: Mes
     case 'after':
       // A file replacing a directory that still shelters entries its author never saw (created
       // concurrently here) is in truth concurrent with that directory, which wins: the entries live on.
-      if (replacesShelter(d, r, current)) return concurrent(d, r, [from], current, transfer?.sources ?? null, message, depth);
+      if (replacesShelter(d, r, current)) return concurrent(d, r, [from], current, transfer?.sources ?? null, message, depth, true);
       return accept(d, r, from, message);
     case 'concurrent':
       return concurrent(d, r, [from], current, transfer?.sources ?? null, message, depth);
@@ -77,7 +77,7 @@ function accept(d: Decider, version: FileVersion, from: PeerId, message: Message
  */
 function concurrent(
   d: Decider, remote: FileVersion, remoteSources: readonly PeerId[], current: FileVersion,
-  currentSources: readonly PeerId[] | null, message: MessageId, depth: number,
+  currentSources: readonly PeerId[] | null, message: MessageId, depth: number, shelter = false,
 ): void {
   const path = remote.path;
   const from = remoteSources[0] ?? d.self;
@@ -89,8 +89,18 @@ function concurrent(
     else accept(d, merged, from, message);
     return;
   }
+  // (A sheltering directory is concurrent with its replacement whatever the vectors say: the
+  // entries below it are what the replacement never saw.)
+  const remoteSawCurrent = sawContentOf(remote, current);
+  if (!shelter && remoteSawCurrent !== sawContentOf(current, remote)) {
+    return settleWithoutCopy(d, remote, remoteSources, current, currentSources, remoteSawCurrent ? remote : current, message);
+  }
   const copyPath = needsCopy(loser) ? conflictCopyPath(path, loser) : null;
   const settled = mergedWinner(winner, loser, path, d.self);
+  if (winner === current && currentSources === null && d.state.transfers.get(path)?.version === remote) {
+    // Ours on disk beat the version we were fetching: stop fetching it.
+    d.emit({ type: 'VersionSuperseded', data: { path, version: remote, from, message, reason: 'lost' } });
+  }
   if (copyPath !== null) {
     recordConflict(d, path, verdict, copyPath, from, winner === remote ? settled : winner);
     // The copy comes from whoever has the loser: the announcer, a transfer's sources, or our own disk.
@@ -105,6 +115,35 @@ function concurrent(
     // Nothing to keep and our target still in flight: fetch it with the loser's vector merged in.
     for (const source of currentSources.length > 0 ? currentSources : [from]) accept(d, settled, source, message);
   }
+}
+
+/**
+ * True when `a` has seen the edit that made `b`'s content: the vectors can
+ * still be concurrent (one carries merge knowledge the other lacks, as after
+ * a three-way conflict), but `b`'s content is in `a`'s past, so keeping `a`
+ * loses nothing and needs no copy. A version's content is identified by its
+ * author's own counter in its vector (merges keep the content's author).
+ */
+function sawContentOf(a: FileVersion, b: FileVersion): boolean {
+  const n = b.vv[b.author];
+  return n !== undefined && (a.vv[b.author] ?? 0) >= n;
+}
+
+/** Concurrent vectors, but `winner` already saw the other's content: merge, no conflict. */
+function settleWithoutCopy(
+  d: Decider, remote: FileVersion, remoteSources: readonly PeerId[], current: FileVersion,
+  currentSources: readonly PeerId[] | null, winner: FileVersion, message: MessageId,
+): void {
+  const path = remote.path;
+  const from = remoteSources[0] ?? d.self;
+  const settled = mergedWinner(winner, winner === remote ? current : remote, path, d.self);
+  const sources = winner === remote ? remoteSources : (currentSources ?? []);
+  if (winner === remote || currentSources !== null) {
+    for (const source of sources.length > 0 ? sources : [from]) accept(d, settled, source, message);
+    return;
+  }
+  if (d.state.transfers.get(path)?.version === remote) d.emit({ type: 'VersionSuperseded', data: { path, version: remote, from, message, reason: 'lost' } });
+  d.emit({ type: 'VersionsMerged', data: { path, version: settled, from } });
 }
 
 /** What is, or is about to be, at `path`. */
@@ -134,7 +173,7 @@ export function reconcileNotEmpty(d: Decider, path: SyncPath, message: MessageId
   const t = d.state.transfers.get(path);
   const local = d.state.files.get(path)?.version;
   if (t === undefined || local === undefined || !replacesShelter(d, t.version, local)) return;
-  concurrent(d, t.version, t.sources, local, null, message, 0);
+  concurrent(d, t.version, t.sources, local, null, message, 0, true);
 }
 
 /**

@@ -66,7 +66,8 @@ export type Event =
   | { type: 'TimerFired'; data: { timer: string } }
   // decisions
   | { type: 'VersionAccepted'; data: { path: SyncPath; version: FileVersion; from: PeerId; message: MessageId } }
-  | { type: 'VersionSuperseded'; data: { path: SyncPath; version: FileVersion; from: PeerId; message: MessageId; reason: 'older' | 'equal' } }
+  /** reason 'lost': the version lost a conflict to what is on disk (a transfer of it stops). */
+  | { type: 'VersionSuperseded'; data: { path: SyncPath; version: FileVersion; from: PeerId; message: MessageId; reason: 'older' | 'equal' | 'lost' } }
   | { type: 'VersionsMerged'; data: { path: SyncPath; version: FileVersion; from: PeerId } }
   | { type: 'ConflictDetected'; data: { path: SyncPath; winner: FileVersion; loser: FileVersion; copyPath: SyncPath; rule: ConflictRule; from: PeerId } }
   | { type: 'ConflictResolved'; data: { path: SyncPath; copyPath: SyncPath; keep: ResolveKeep; by: PeerId } };

@@ -331,6 +331,11 @@ function evolveTransfers(s: State, e: EnvelopedEvent): void {
       if (t !== undefined && sameVector(t.version, e.data.loser) && sameStamp(t.version, e.data.loser)) dropTransfer(s, e.data.path);
       return;
     }
+    case 'VersionSuperseded': {
+      const t = s.transfers.get(e.data.path);
+      if (e.data.reason === 'lost' && t !== undefined && sameVector(t.version, e.data.version) && sameStamp(t.version, e.data.version)) dropTransfer(s, e.data.path);
+      return;
+    }
     case 'LocalFileChanged': case 'LocalFileDeleted':
       dropIfDominated(s, e.data.path);
       return;
@@ -340,7 +345,7 @@ function evolveTransfers(s: State, e: EnvelopedEvent): void {
       return;
     case 'NetworkCreated': case 'NetworkJoined': case 'NetworkLeft': case 'ResolveRequested':
     case 'ScanFinished': case 'MessageReceived': case 'PeerConnected': case 'PeerDisconnected': case 'PeerLearned':
-    case 'PeerLost': case 'BlockRejected': case 'TimerFired': case 'VersionSuperseded': case 'ConflictResolved':
+    case 'PeerLost': case 'BlockRejected': case 'TimerFired': case 'ConflictResolved':
       return;
     default:
       unreachable(e);
