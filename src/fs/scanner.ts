@@ -13,8 +13,9 @@
  *   moment its directory is read.
  * - Trust: a file whose (size, mtime, inode) match the caller's cache keeps its
  *   cached blocks without being read. Everything else is hashed, on the hash
- *   pool's worker threads when one is given, with progress reported as files
- *   and bytes complete.
+ *   pool's worker threads when one is given (handed over as the walk finds
+ *   them, so workers hash while this thread walks), with progress reported as
+ *   files and bytes complete.
  * - Report: `changed` holds only what differs from the cache (parents before
  *   children), `deleted` what the cache knew under the scanned path that is gone
  *   (children first). A directory that could not be read hides nothing: what
@@ -102,19 +103,24 @@ interface Walk {
   readonly onProgress: ((p: ScanProgress) => void) | undefined;
   /** Entries looked at since the walk last let the event loop run. */
   sinceYield: number;
+  readonly cache: ReadonlyMap<string, CachedEntry>;
+  readonly pool: HashPool | undefined;
+  /** Hashing started on the pool while the walk goes on (workers hash while this thread walks). */
+  readonly started: Map<string, Promise<FileDigest>>;
 }
 
 /** Scan the shared folder `root` (or the part of it named by `options.under`). */
 export async function scan(root: string, options: ScanOptions = {}): Promise<ScanResult> {
   const folder = await SharedFolder.open(root);
   const ignore = options.ignore ?? (options.under === undefined ? new IgnoreRules() : await IgnoreRules.load(folder.root));
+  const cache = options.cache ?? new Map<string, CachedEntry>();
   const walk: Walk = {
     folder, ignore, loadIgnores: options.ignore === undefined && options.under === undefined,
     found: [], seen: new Set(), unreadable: [], skipped: [], tempFiles: [], onProgress: options.onProgress, sinceYield: 0,
+    cache, pool: options.pool, started: new Map(),
   };
   if (options.under === undefined) await walkDirectory(walk, folder.root, '');
   else await walkFrom(walk, options.under);
-  const cache = options.cache ?? new Map<string, CachedEntry>();
   const classified = await classify(walk, cache, options);
   const deleted = deletions(walk, cache, options.under);
   return summarise(walk, classified, deleted);
@@ -139,9 +145,19 @@ async function walkFrom(walk: Walk, under: SyncPath): Promise<void> {
 
 function record(walk: Walk, f: Found): void {
   walk.seen.add(f.path);
-  if (typeOf(f.st) === null) walk.skipped.push({ path: f.path, reason: 'not a regular file, directory or symlink' });
-  else walk.found.push(f);
+  if (typeOf(f.st) === null) {
+    walk.skipped.push({ path: f.path, reason: 'not a regular file, directory or symlink' });
+    return;
+  }
+  walk.found.push(f);
+  if (walk.pool !== undefined && f.st.isFile() && !trusted(walk.cache.get(f.path), f.st)) {
+    const digest = walk.pool.hash(f.native, f.st.size);
+    digest.catch(() => undefined); // awaited (and its failure handled) in hashAll
+    walk.started.set(f.path, digest);
+  }
 }
+
+const trusted = (cached: CachedEntry | undefined, st: Stats): cached is CachedEntry => cached !== undefined && cacheMatches(cached, 'file', st);
 
 async function walkDirectory(walk: Walk, nativeDir: string, dir: string): Promise<void> {
   if (++walk.sinceYield >= walkEntriesPerYield) await yieldNow(walk);
@@ -236,11 +252,8 @@ async function classify(walk: Walk, cache: ReadonlyMap<string, CachedEntry>, opt
   for (const f of walk.found) {
     const cached = cache.get(f.path);
     if (f.st.isFile()) {
-      if (cached !== undefined && cacheMatches(cached, 'file', f.st)) {
-        keep(out, cached, fileEntry(f, cached));
-      } else {
-        toHash.push(f);
-      }
+      if (trusted(cached, f.st)) keep(out, cached, fileEntry(f, cached));
+      else toHash.push(f);
       continue;
     }
     const target = targetOf.get(f.path);
@@ -292,7 +305,7 @@ async function hashAll(
     report('hashing');
   };
   if (pool !== undefined) {
-    await Promise.all(files.map((f) => one(f, pool.hash(f.native, f.st.size))));
+    await Promise.all(files.map((f) => one(f, walk.started.get(f.path) ?? pool.hash(f.native, f.st.size))));
   } else {
     const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
     for (const f of files) await one(f, hashFileAsync(f.native, buffer));
