@@ -57,6 +57,7 @@ import type { IgnoreRules } from './ignore.js';
 /** The operations the applier carries out (readBlock and rescan are the daemon's). */
 export type WriteOp = Exclude<FsOp, { op: 'readBlock' } | { op: 'rescan' }>;
 
+/** A block read for a peer: its verified bytes, or why not (the daemon then sends DONTHAVE). */
 export type ReadBlockResult = { ok: true; data: Buffer } | { ok: false; code: ErrorCode; message: string };
 
 /** Told about every path the applier is about to change and what it left there. */
@@ -66,6 +67,7 @@ export interface WriteListener {
   writeFinished(path: SyncPath, entry: DiskEntry | null | undefined): void;
 }
 
+/** Optional collaborators of the applier. */
 export interface ApplierOptions {
   readonly listener?: WriteListener;
   /** Paths these rules ignore are refused (PATH_IGNORED). */
@@ -138,6 +140,7 @@ function commitGroupAt(ops: readonly WriteOp[], i: number): CommitOp[] {
   return group;
 }
 
+/** Carries out FsOps on one shared folder; see the module comment. */
 export class Applier {
   private readonly temps = new OpenTemps(tempFilesOpenMax);
   private readonly hashFile: HashFile;
@@ -149,10 +152,12 @@ export class Applier {
     this.hashFile = (native, size) => (pool !== undefined && size >= hashInThreadBytesMax ? pool.hash(native, size) : hashFileAsync(native));
   }
 
+  /** An applier for the shared folder `dir` (which must exist). */
   static async open(dir: string, options: ApplierOptions = {}): Promise<Applier> {
     return new Applier(await SharedFolder.open(dir), options);
   }
 
+  /** The shared folder's real path. */
   get root(): string {
     return this.folder.root;
   }
@@ -220,6 +225,7 @@ export class Applier {
     return results.map((r, i) => syncFailures.get(i) ?? r);
   }
 
+  /** Close the temp files held open (their contents stay for a later commit). */
   async close(): Promise<void> {
     await this.temps.closeAll();
   }

@@ -45,8 +45,10 @@ export const ownerBits = (statMode: number): number => (statMode >> 6) & 7;
  */
 export const diskModeFor = (owner: number): number => (owner << 6) | ((owner & 5) << 3) | (owner & 5);
 
+/** Equal mtimes, within what a utimes() round trip loses (mtimeSlackMs). */
 export const sameMtime = (a: number, b: number): boolean => Math.abs(a - b) <= mtimeSlackMs;
 
+/** The sync type of an lstat result; null for what is never synced (sockets, fifos, devices). */
 export function typeOf(st: Stats): FileType | null {
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'directory';

@@ -20,12 +20,15 @@ import type { SyncPath } from '../core/path.js';
 
 const asciiOnly = /^[\x00-\x7f]*$/;
 
+/** ENOENT or ENOTDIR: the path (or one of its parents) is not there. */
 export const isNotFound = (e: unknown): boolean =>
   typeof e === 'object' && e !== null && ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR');
 
+/** The errno code of a system error ('ENOSPC', ...), if it is one. */
 export const errnoOf = (e: unknown): string | undefined =>
   typeof e === 'object' && e !== null ? (e as NodeJS.ErrnoException).code : undefined;
 
+/** The shared folder's real root, and the only way from a sync path to a native one. */
 export class SharedFolder {
   private constructor(readonly root: string) {}
 
@@ -116,4 +119,5 @@ export const parentPath = (p: SyncPath | string): string => {
   return i < 0 ? '' : p.slice(0, i);
 };
 
+/** The last segment of a sync path. */
 export const basenameOf = (p: SyncPath | string): string => p.slice(p.lastIndexOf('/') + 1);

@@ -22,8 +22,11 @@ import type { ErrorCode } from '../core/errors.js';
 import { hashFileAsync } from './hash-core.js';
 import type { FileDigest } from './hash-core.js';
 
+/** A worker's answer for one file. */
 export type HashOutcome = { ok: true; digest: FileDigest } | { ok: false; code: string; message: string };
+/** Main thread to worker: hash these files. */
 export interface HashBatch { readonly batch: number; readonly paths: readonly string[] }
+/** Worker to main thread: one outcome per path, in order. */
 export interface HashBatchResult { readonly batch: number; readonly results: readonly HashOutcome[] }
 
 interface Job {
@@ -89,6 +92,7 @@ class JobQueue {
   }
 }
 
+/** Worker threads that hash files into blocks; see the module comment. */
 export class HashPool {
   private readonly slots: Slot[] = [];
   private readonly queue = new JobQueue();
@@ -101,6 +105,7 @@ export class HashPool {
     for (let i = 0; i < threads; i++) this.slots.push(this.startSlot());
   }
 
+  /** Workers still alive (0: hashing happens in the calling thread). */
   get threads(): number {
     return this.slots.filter((s) => s.alive).length;
   }
@@ -114,6 +119,7 @@ export class HashPool {
     });
   }
 
+  /** Stop the workers; queued jobs fail with FS_ERROR. */
   async close(): Promise<void> {
     this.closed = true;
     for (let job = this.queue.shift(); job !== undefined; job = this.queue.shift()) job.reject(new PloppyError('FS_ERROR', 'hash pool closed'));

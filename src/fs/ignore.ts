@@ -22,6 +22,7 @@ import { isTempName } from './disk.js';
 /** Directory decisions remembered between rule changes (bounded). */
 const decisionCacheMax = 100_000;
 
+/** Every `.ploppyignore` known under one shared folder; see the module comment. */
 export class IgnoreRules {
   /** Directory sync path ('' for the root) -> its compiled rules. */
   private readonly rules = new Map<string, Ignore>();
@@ -40,6 +41,7 @@ export class IgnoreRules {
     this.dirDecisions.clear();
   }
 
+  /** Forget the rules of `dir` (its `.ploppyignore` is gone). */
   removeRules(dir: string): void {
     if (this.rules.delete(dir)) this.dirDecisions.clear();
   }

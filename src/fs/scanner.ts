@@ -39,6 +39,7 @@ import type { FileDigest } from './hash-core.js';
 import type { HashPool } from './hash-pool.js';
 import { IgnoreRules } from './ignore.js';
 
+/** Where a scan is: walking the tree, then hashing what the cache could not vouch for. */
 export interface ScanProgress {
   readonly phase: 'walking' | 'hashing' | 'done';
   /** Entries found so far (files, directories, symlinks). */
@@ -49,6 +50,7 @@ export interface ScanProgress {
   readonly bytesHashed: number;
 }
 
+/** How to scan; every field is optional. */
 export interface ScanOptions {
   /**
    * What the caller knows: path -> entry. Also the set of paths "known before",
@@ -66,6 +68,7 @@ export interface ScanOptions {
   readonly onProgress?: (progress: ScanProgress) => void;
 }
 
+/** What a scan found, relative to the cache it was given. */
 export interface ScanResult {
   /** New or different entries, parents before children. */
   readonly changed: LocalObservation[];

@@ -40,6 +40,7 @@ import type { HashPool } from './hash-pool.js';
 import type { IgnoreRules } from './ignore.js';
 import { observe } from './scanner.js';
 
+/** What the watcher needs: the rules, what is known to be on disk, and where to report. */
 export interface WatcherOptions {
   readonly ignore: IgnoreRules;
   /** What is on disk as the engine knows it (ScanResult.entries). A vanished path not in it is not reported. */
@@ -65,6 +66,7 @@ interface Move {
   readonly to: DiskEntry;
 }
 
+/** Reports local changes to the shared folder; see the module comment. Pass it to the Applier as its listener. */
 export class Watcher implements WriteListener {
   private readonly known: Map<string, DiskEntry>;
   private readonly pending = new Map<SyncPath, string>();
@@ -86,10 +88,12 @@ export class Watcher implements WriteListener {
     return w;
   }
 
+  /** The applier is about to change `p`: hold its events until it has finished. */
   writeStarted(p: SyncPath): void {
     this.held.set(p, (this.held.get(p) ?? 0) + 1);
   }
 
+  /** The applier left `entry` at `p` (null: nothing; undefined: unknown): that is now known, not news. */
   writeFinished(p: SyncPath, entry: DiskEntry | null | undefined): void {
     if (entry === null) this.known.delete(p);
     else if (entry !== undefined) this.known.set(p, entry);
@@ -107,6 +111,7 @@ export class Watcher implements WriteListener {
     }
   }
 
+  /** Stop watching; nothing more is reported. */
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer !== null) clearTimeout(this.timer);
