@@ -33,6 +33,7 @@ describe('block hashing', () => {
     const pool = new HashPool(2);
     try {
       const fromPool = await pool.hash(file, bytes.length);
+      assert.equal(pool.threads, 2, 'the workers started (TypeScript sources load through tsx in them)');
       const inThread = await hashFileAsync(file);
       const sync = hashFileSync(file, Buffer.allocUnsafe(1 << 20));
       for (const d of [fromPool, inThread, sync]) {
