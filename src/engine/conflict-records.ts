@@ -91,12 +91,13 @@ export function mergeAfterCopy(d: Decider, path: SyncPath): void {
 export function conflictsAfterCommit(d: Decider, path: SyncPath, version: FileVersion): void {
   const found = pristineCopy(version);
   if (found !== null && replaces(d.state.conflicts.get(path), found.path, found.loser)) {
-    const current = d.state.transfers.get(found.path)?.version ?? d.state.files.get(found.path)?.version;
-    if (current !== undefined && !current.deleted) {
-      const verdict = pickWinner(current, found.loser);
-      d.emit({ type: 'ConflictDetected', data: { path: found.path, winner: current, loser: found.loser, copyPath: path, rule: verdict.rule, from: d.self } });
-      followWinner(d, found.path);
-    }
+    // Nothing live at the path yet: the loser stands in as the winner until a version that
+    // supersedes it arrives there (followWinner).
+    const live = d.state.transfers.get(found.path)?.version ?? d.state.files.get(found.path)?.version;
+    const current = live === undefined || live.deleted ? found.loser : live;
+    const verdict = pickWinner(current, found.loser);
+    d.emit({ type: 'ConflictDetected', data: { path: found.path, winner: current, loser: found.loser, copyPath: path, rule: verdict.rule, from: d.self } });
+    followWinner(d, found.path);
   }
   mergeAfterCopy(d, path);
   followWinner(d, path);

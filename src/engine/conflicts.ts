@@ -21,7 +21,7 @@ import { compareHlc } from '../core/hlc.js';
 import { shortPeer, type PeerId } from '../core/ids.js';
 import { isSyncPath, type SyncPath } from '../core/path.js';
 import { pathSegmentBytesMax } from '../core/constants.js';
-import { increment, merge } from '../core/vv.js';
+import { compare, increment, merge } from '../core/vv.js';
 import type { ConflictRule } from '../events/types.js';
 import type { FileVersion } from '../events/version.js';
 
@@ -43,11 +43,14 @@ export function pickWinner(a: FileVersion, b: FileVersion): Verdict {
   }
   const byClock = compareHlc(a.hlc, b.hlc);
   if (byClock !== 0) return byClock > 0 ? { winner: a, loser: b, rule: 'later-hlc' } : { winner: b, loser: a, rule: 'later-hlc' };
-  // Same stamp: the larger author wins; for one author (which cannot really
-  // happen) fall back on the vectors' text so the choice stays symmetric.
-  const ka = a.author === b.author ? JSON.stringify(a.vv) : a.author;
-  const kb = a.author === b.author ? JSON.stringify(b.vv) : b.author;
-  return ka >= kb ? { winner: a, loser: b, rule: 'larger-peer-id' } : { winner: b, loser: a, rule: 'larger-peer-id' };
+  if (a.author !== b.author) {
+    return a.author > b.author ? { winner: a, loser: b, rule: 'larger-peer-id' } : { winner: b, loser: a, rule: 'larger-peer-id' };
+  }
+  // One author and one stamp: one edit's content under two vectors (merges of it). The vector that
+  // has seen more wins; otherwise the vectors' text decides, so the choice stays symmetric.
+  const order = compare(a.vv, b.vv);
+  if (order === 'after' || (order !== 'before' && JSON.stringify(a.vv) >= JSON.stringify(b.vv))) return { winner: a, loser: b, rule: 'larger-peer-id' };
+  return { winner: b, loser: a, rule: 'larger-peer-id' };
 }
 
 /**
