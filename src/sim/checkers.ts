@@ -225,12 +225,21 @@ export function vectorCollisions(h: History): Finding[] {
   return out;
 }
 
-/** DESIGN.md's rule, written independently of the engine's. */
+/**
+ * DESIGN.md's rule, written independently of the engine's: modify beats a
+ * concurrent delete; then (the engine's documented addition, since children
+ * cannot live under a file) a directory beats a file or symlink; then the
+ * later HLC stamp; then the larger author.
+ */
 export function expectedWinner(a: FileVersion, b: FileVersion): FileVersion {
   if (a.deleted !== b.deleted) return a.deleted ? b : a;
+  const aDir = !a.deleted && a.type === 'directory';
+  const bDir = !b.deleted && b.type === 'directory';
+  if (aDir !== bDir) return aDir ? a : b;
   const c = compareHlc(a.hlc, b.hlc);
   if (c !== 0) return c > 0 ? a : b;
-  return a.author >= b.author ? a : b;
+  if (a.author !== b.author) return a.author > b.author ? a : b;
+  return vvKey(a) >= vvKey(b) ? a : b;
 }
 
 /**

@@ -10,7 +10,8 @@ export type SimulateOptions = Omit<SimOptions, 'createEngine'>;
 
 export const simulate = (options: SimulateOptions): Promise<SimResult> => runSim({ ...options, createEngine });
 
-export { formatResult, type SimOptions, type SimResult } from './run.js';
+export { finishRun, formatResult, knobsFor, type SimOptions, type SimResult } from './run.js';
+export { World, type EngineFactory } from './world.js';
 export { bugNames, parseBugs, type BugName } from './bugs.js';
 export { deriveKnobs, describeKnobs, faultNames, parseFaults, replayCommand, topologies, type FaultName, type Knobs, type Topology } from './knobs.js';
 export { invariantNames, type InvariantName, type Violation } from './world.js';

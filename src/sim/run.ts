@@ -172,13 +172,17 @@ async function verdict(w: World, converged: boolean): Promise<void> {
   for (const f of findings) w.violate(f.invariant, f.message);
 }
 
-export async function runSim(options: SimOptions): Promise<SimResult> {
-  const knobs = deriveKnobs(options.seed, {
+/** The knobs a run's options ask for. */
+export const knobsFor = (options: Pick<SimOptions, 'seed' | 'peers' | 'steps' | 'faults' | 'topology'>): Knobs =>
+  deriveKnobs(options.seed, {
     ...(options.peers === undefined ? {} : { peers: options.peers }),
     ...(options.steps === undefined ? {} : { steps: options.steps }),
     ...(options.faults === undefined ? {} : { faults: options.faults }),
     ...(options.topology === undefined ? {} : { topology: options.topology }),
   });
+
+export async function runSim(options: SimOptions): Promise<SimResult> {
+  const knobs = knobsFor(options);
   const w = new World({
     knobs,
     createEngine: options.createEngine,
@@ -190,12 +194,20 @@ export async function runSim(options: SimOptions): Promise<SimResult> {
   w.start();
   scheduleFaults(w);
   await runSteps(w, () => false, knobs.steps);
+  return finishRun(w, options);
+}
+
+export type FinishOptions = Pick<SimOptions, 'bugs' | 'reportDir' | 'livenessMsMax' | 'quietMs'>;
+
+/** Liveness, quiet and verdict for a world whose safety phase is over (runSim's, or a model-based test's). */
+export async function finishRun(w: World, options: FinishOptions = {}): Promise<SimResult> {
   let convergedAtMs: number | null = null;
   if (!w.stopped) convergedAtMs = await converge(w, options.livenessMsMax ?? defaultLivenessMsMax);
   if (!w.stopped) await quiet(w, options.quietMs ?? defaultQuietMs);
   // The logs are judged even after a failure: a replay or conflict problem may be the cause.
   if (w.peers.every((p) => p.engine !== null)) await verdict(w, w.violations.length === 0);
   const ok = w.violations.length === 0;
+  const knobs = w.knobs;
   const result = {
     ok, seed: knobs.seed, knobs, violations: w.violations, traceHash: w.trace.digest(), steps: w.steps, virtualMs: w.nowMs,
     convergedAtMs, stats: w.stats, replay: replayCommand(knobs) + (options.bugs?.length ? ` --bugs ${options.bugs.join(',')}` : ''),

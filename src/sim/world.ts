@@ -72,6 +72,8 @@ export interface WorldOptions {
   readonly bugs?: readonly BugName[];
   readonly traceTail?: number;
   readonly keepTrace?: boolean;
+  /** Let the simulated users edit on their own (default); off when a test drives every edit. */
+  readonly workload?: boolean;
 }
 
 export type Phase = 'safety' | 'liveness' | 'quiet';
@@ -148,6 +150,8 @@ export class World {
   /** Packets scheduled or held and not yet delivered: all, and those that are not PING/PONG. */
   inFlight = 0;
   inFlightData = 0;
+  /** Packets held for a model-based test to deliver by hand; null: delivered when due. */
+  manual: Packet[] | null = null;
   /** Counts events that change files, versions or conflicts (see progressTypes). */
   progress = 0;
   private readonly workload: Workload;
@@ -280,7 +284,7 @@ export class World {
       this.feed(p, { input: command });
     });
     for (const [a, b] of this.edges) this.scheduleConnect(a, b, 1 + this.rng.timing.int(20));
-    this.schedule(this.expDelay(this.knobs.workload.opEveryMs), { kind: 'workload' });
+    if (this.options.workload !== false) this.schedule(this.expDelay(this.knobs.workload.opEveryMs), { kind: 'workload' });
   }
 
   // ------------------------------------------------------------ one input
@@ -501,9 +505,69 @@ export class World {
     this.schedule(p.diskFreeAtMs, { kind: 'effect', peer: p.index, incarnation: p.incarnation, effect, op });
   }
 
+  // ------------------------------------------------------------ manual network (model-based tests)
+
+  /**
+   * Hand every packet to the caller instead of delivering it: the model-based
+   * tests decide which packet arrives next, which is lost and which is
+   * duplicated. Packets land in `manual` when their delivery time comes.
+   */
+  holdPackets(): void {
+    this.manual ??= [];
+  }
+
+  /** Deliver everything held and go back to scheduled delivery (for the liveness phase). */
+  releasePackets(): void {
+    const held = this.manual ?? [];
+    this.manual = null;
+    for (const p of held) this.schedule(this.nowMs, { kind: 'deliver', packet: p });
+  }
+
+  /** Deliver the held packet at `index` now (a copy stays held when `keepCopy`: a duplicate). */
+  deliverHeld(index: number, keepCopy = false): void {
+    const held = this.manual ?? [];
+    const [p] = keepCopy ? held.slice(index, index + 1) : held.splice(index, 1);
+    if (p === undefined) return;
+    // The copy left behind is one more packet in flight; deliver() counts this one out.
+    if (keepCopy) {
+      held.splice(index, 1, { ...p, duplicate: true });
+      this.countInFlight(p.msg, 1);
+    }
+    const manual = this.manual;
+    this.manual = null;
+    try {
+      this.deliver(p);
+    } finally {
+      this.manual = manual;
+    }
+  }
+
+  /** Lose the held packet at `index`: TCP turns a loss into a reset of its connection. */
+  dropHeld(index: number): void {
+    const held = this.manual ?? [];
+    const [p] = held.splice(index, 1);
+    if (p === undefined) return;
+    this.countInFlight(p.msg, -1);
+    if (this.network.current(p)) {
+      this.stats.resets++;
+      this.breakLink(p.from, p.to, 'connection reset (packet lost)');
+    }
+  }
+
+  /** Run the agenda (timers, effects, scans, redials; packets go to `manual`) for `ms` of virtual time. */
+  async advance(ms: number): Promise<void> {
+    const until = this.nowMs + ms;
+    while (!this.stopped && (this.heap.peek()?.atMs ?? Infinity) <= until) await this.step();
+    this.nowMs = Math.max(this.nowMs, until);
+  }
+
   // ------------------------------------------------------------ agenda items
 
   private deliver(packet: Packet): void {
+    if (this.manual !== null) {
+      this.manual.push(packet);
+      return;
+    }
     this.countInFlight(packet.msg, -1);
     if (!this.network.current(packet)) {
       this.stats.lostWithConnection++;
@@ -573,7 +637,13 @@ export class World {
 
   private userActs(): void {
     if (this.phase !== 'safety') return;
-    const disks = this.peers.filter((p) => p.alive).map((p) => ({ peer: p.index, disk: p.disk }));
+    this.userEdit(this.peers.filter((p) => p.alive));
+    this.schedule(this.nowMs + this.expDelay(this.knobs.workload.opEveryMs), { kind: 'workload' });
+  }
+
+  /** One user action on the disks of `on` (the watcher hears of it, the scanner reports it later). */
+  userEdit(on: readonly SimPeer[]): void {
+    const disks = on.map((p) => ({ peer: p.index, disk: p.disk }));
     for (const edit of this.workload.act(disks, simEpochMs + this.nowMs)) {
       const p = this.peers[edit.peer] as SimPeer;
       this.stats.userEdits++;
@@ -582,7 +652,6 @@ export class World {
       p.scanner.touch(edit.touched);
       this.scheduleScan(p);
     }
-    this.schedule(this.nowMs + this.expDelay(this.knobs.workload.opEveryMs), { kind: 'workload' });
   }
 
   // ------------------------------------------------------------ connections
