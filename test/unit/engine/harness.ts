@@ -20,6 +20,7 @@ import type { EffectResult, Engine, FsOp, Input, Output, StampedEvent } from '..
 import type { WireMessage } from '../../../src/events/messages.js';
 import type { FileVersion } from '../../../src/events/version.js';
 import { initialState } from '../../../src/projections/state.js';
+import { stateFromEntries, valueForKey } from '../../../src/projections/snapshot.js';
 import { nodeHasher } from '../../../src/store/node-ports.js';
 
 /** Small blocks so a few bytes make several blocks. */
@@ -57,7 +58,6 @@ interface Pending {
 const tempKey = (path: string, v: FileVersion): string => `${path}|${JSON.stringify(v.vv)}|${v.hlc.wallMs}.${v.hlc.counter}`;
 
 export class TestNode {
-  readonly engine: Engine;
   readonly disk = new Map<string, DiskEntry>();
   readonly temps = new Map<string, Uint8Array>();
   readonly log: StampedEvent[] = [];
@@ -69,12 +69,29 @@ export class TestNode {
   /** Corrupt every HEREIS this node serves (a bad peer). */
   corruptBlocks = false;
 
+  engine: Engine;
+
   constructor(
     readonly net: TestNet,
     readonly id: PeerId,
     readonly address: string,
   ) {
     this.engine = createEngine({ state: initialState(), deps: { hasher: nodeHasher, ids: testIds(parseInt(id.slice(0, 3), 16)) }, selfAddress: address });
+  }
+
+  /**
+   * Crash and restart: links drop, temporary files and timers are lost, and a
+   * new engine starts from the projections as the store would persist them.
+   */
+  restart(): void {
+    for (const other of this.net.nodes.values()) if (other !== this) this.net.cut(this.id, other.id, 'crash');
+    const s = this.engine.state;
+    const keys = ['m', ...[...s.files.keys()].map((k) => `f/${k}`), ...[...s.peers.keys()].map((k) => `p/${k}`),
+      ...[...s.conflicts.keys()].map((k) => `c/${k}`), ...[...s.transfers.keys()].map((k) => `t/${k}`)];
+    const state = stateFromEntries(keys.map((k) => [k, valueForKey(s, k) as string]));
+    this.temps.clear();
+    this.timers.clear();
+    this.engine = createEngine({ state, deps: { hasher: nodeHasher, ids: testIds(parseInt(this.id.slice(0, 3), 16)) }, selfAddress: this.address });
   }
 
   get state() {
@@ -245,12 +262,12 @@ export class TestNet {
   }
 
   /** A node that created (first) or joined the network. */
-  add(id: string, options: { create?: boolean } = {}): TestNode {
+  add(id: string, options: { create?: boolean; via?: string } = {}): TestNode {
     const node = new TestNode(this, id as PeerId, `10.0.0.${this.nodes.size + 1}:7000`);
     this.nodes.set(node.id, node);
     const command = options.create === true
       ? ({ kind: 'create', networkId: 'net-1', name: 'test', peer: node.id, dir: `/tmp/${id}` } as const)
-      : ({ kind: 'join', name: 'test', peer: node.id, dir: `/tmp/${id}`, via: '' } as const);
+      : ({ kind: 'join', name: 'test', peer: node.id, dir: `/tmp/${id}`, via: options.via ?? '' } as const);
     node.handle({ kind: 'command', command });
     return node;
   }
@@ -288,10 +305,27 @@ export class TestNet {
     this.queue.push(p);
   }
 
+  /** Lose everything in flight (messages and effect outcomes), as a test's blunt instrument. */
+  dropInFlight(filter: (p: Pending) => boolean = () => true): void {
+    this.queue = this.queue.filter((q) => !filter(q));
+  }
+
   private next(): Pending | undefined {
     if (this.queue.length === 0) return undefined;
     const i = this.order === 'fifo' ? 0 : this.order === 'lifo' ? this.queue.length - 1 : this.rng.int(this.queue.length);
     return this.queue.splice(i, 1)[0];
+  }
+
+  /** Deliver one queued input; false when nothing was queued. */
+  step(): boolean {
+    const q = this.next();
+    if (q === undefined) return false;
+    const node = this.nodes.get(q.to);
+    if (node !== undefined && !(q.input.kind === 'received' && !this.linked(q.to, q.input.from))) {
+      this.delivered++;
+      node.handle(q.input);
+    }
+    return true;
   }
 
   /** Deliver until nothing is queued; returns how many inputs were handled. */
