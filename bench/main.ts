@@ -11,6 +11,7 @@ export interface Bench {
 
 const benches: Record<string, () => Promise<Bench>> = {
   log: () => import('./log.js'),
+  sim: () => import('./sim.js'),
 };
 
 async function main(argv: readonly string[]): Promise<void> {
