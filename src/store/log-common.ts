@@ -91,7 +91,12 @@ export function checkHead(walk: VerifyResult, stored: HeadRecord): VerifyResult 
  * written in the same batch as the events).
  */
 export async function loadFrom(entries: Iterable<[string, string]>, log: EventLog, durableHead: number): Promise<State> {
-  const state = stateFromEntries(entries);
+  let state: State;
+  try {
+    state = stateFromEntries(entries);
+  } catch (e) {
+    throw new PloppyError('LOG_CORRUPT', `the stored projections are unreadable (${(e as Error).message}); rebuild them with replay`);
+  }
   if (state.meta.head > durableHead) {
     throw new PloppyError('LOG_CORRUPT', `the stored projections reflect seq ${state.meta.head} but the log ends at ${durableHead}`);
   }

@@ -126,7 +126,7 @@ describe('verify detects any single corruption of a stored log', () => {
           rmSync(dir, { recursive: true, force: true });
         }
       }),
-      { numRuns: 60 },
+      { numRuns: 40 },
     );
   });
 });
