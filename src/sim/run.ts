@@ -58,6 +58,8 @@ export interface SimResult {
   readonly steps: number;
   readonly virtualMs: number;
   readonly convergedAtMs: number | null;
+  /** When the liveness phase began (faults stopped, everything healed). */
+  readonly healedAtMs: number;
   readonly stats: Stats;
   readonly replay: string;
   readonly traceTail: readonly string[];
@@ -65,9 +67,9 @@ export interface SimResult {
   readonly reportDir: string | null;
 }
 
-export const defaultLivenessMsMax = 5 * 60 * 1000;
+export const defaultLivenessMsMax = 3 * 60 * 1000;
 /** Liveness gives up when nothing has progressed for this long (well past every engine timeout). */
-export const stallMs = 2 * 60 * 1000;
+export const stallMs = 90 * 1000;
 export const defaultQuietMs = 30 * 1000;
 const probeEveryMs = 250;
 /** Messages allowed per (peer x link) for every thing that happened (an edit, a link coming up, a restart). */
@@ -202,6 +204,7 @@ export type FinishOptions = Pick<SimOptions, 'bugs' | 'reportDir' | 'livenessMsM
 /** Liveness, quiet and verdict for a world whose safety phase is over (runSim's, or a model-based test's). */
 export async function finishRun(w: World, options: FinishOptions = {}): Promise<SimResult> {
   let convergedAtMs: number | null = null;
+  const healedAtMs = w.nowMs;
   if (!w.stopped) convergedAtMs = await converge(w, options.livenessMsMax ?? defaultLivenessMsMax);
   if (!w.stopped) await quiet(w, options.quietMs ?? defaultQuietMs);
   // The logs are judged even after a failure: a replay or conflict problem may be the cause.
@@ -210,7 +213,7 @@ export async function finishRun(w: World, options: FinishOptions = {}): Promise<
   const knobs = w.knobs;
   const result = {
     ok, seed: knobs.seed, knobs, violations: w.violations, traceHash: w.trace.digest(), steps: w.steps, virtualMs: w.nowMs,
-    convergedAtMs, stats: w.stats, replay: replayCommand(knobs) + (options.bugs?.length ? ` --bugs ${options.bugs.join(',')}` : ''),
+    convergedAtMs, healedAtMs, stats: w.stats, replay: replayCommand(knobs) + (options.bugs?.length ? ` --bugs ${options.bugs.join(',')}` : ''),
     traceTail: w.trace.tail(), trace: w.trace.full,
   };
   const reportDir = ok || options.reportDir === null ? null : await writeReport(w, result, options.reportDir);

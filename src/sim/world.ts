@@ -163,6 +163,7 @@ export class World {
   private readonly engineHasher: Hasher;
   private readonly forging: ForgingHasher | null;
   private timerTokens = 0;
+  private readonly duplicatesPossible: boolean;
 
   constructor(private readonly options: WorldOptions) {
     const k = options.knobs;
@@ -186,6 +187,7 @@ export class World {
       },
     });
     this.network.rules = this.faultRules();
+    this.duplicatesPossible = hasFault(k, 'duplicate') || this.bugs.has('apply-duplicates');
     this.workload = new Workload(k.workload, this.rng.workload);
     this.trace = new Trace(options.traceTail ?? 200, options.keepTrace ?? false);
     this.createPeers(root.fork('peers'));
@@ -349,15 +351,21 @@ export class World {
     }
     this.stats.duplicatesDelivered++;
     // The engine may forget an id after the TTL; allow a second of slack.
-    if (this.nowMs - first.atMs >= seenMessageTtlMs - 1_000 || first.fingerprint !== fingerprint) return false;
+    if (this.nowMs - first.atMs >= seenMessageTtlMs - 1_000 || first.fingerprint !== fingerprint || fingerprint === '?') return false;
     this.stats.duplicatesChecked++;
     return true;
   }
 
-  /** The peer's files, transfers and conflicts entries for the paths a message is about. */
+  /**
+   * The peer's files, transfers and conflicts entries for the paths a message
+   * is about. Only worth computing when a same-id copy can arrive (the
+   * duplicate fault, a planted bug, a test delivering by hand); otherwise '?',
+   * which never counts as unchanged.
+   */
   private pathState(p: SimPeer, msg: WireMessage): string {
     const paths = messagePaths(msg);
     if (paths.length === 0) return '';
+    if (!this.duplicatesPossible && this.manual === null) return '?';
     const s = (p.engine as Engine).state;
     const conflicts = [...s.conflicts.values()].filter((c) => paths.includes(c.path) || paths.includes(c.copyPath));
     return canonicalJson({ files: paths.map((x) => s.files.get(x)), transfers: paths.map((x) => s.transfers.get(x)), conflicts });
