@@ -19,6 +19,6 @@ for (const o of outcomes) {
   doc.seeds.push({ seed: o.seed, invariant: o.invariant ?? '?', why: (o.message ?? '').slice(0, 240), found: today });
 }
 doc.seeds.sort((a, b) => a.seed - b.seed);
-writeFileSync(file, `${JSON.stringify(doc, null, 1)}\n`);
+writeFileSync(file, `{\n "note": ${JSON.stringify(doc.note)},\n "seeds": [\n${doc.seeds.map((x) => `  ${JSON.stringify(x)}`).join(',\n')}\n ]\n}\n`);
 console.log(summarise(outcomes));
 console.log(`wall ${Math.round((performance.now() - started) / 1000)} s; ${doc.seeds.length} seeds pinned`);
