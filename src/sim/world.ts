@@ -779,9 +779,10 @@ export class World {
     for (const p of this.peers) this.feedScan(p, null);
   }
 
-  /** Nothing left that could change a tree: no data packets, effects, scans or queued inputs. */
+  /** Healed and idle: every link up, and no data packets, effects, scans or queued inputs left. */
   get settled(): boolean {
     if (this.inFlightData > 0) return false;
+    if (!this.edges.every(([a, b]) => this.network.isUp(a, b))) return false;
     return this.peers.every((p) => p.running && !p.paused && p.pendingEffects === 0 && !p.scanScheduled && p.deferred.length === 0 && p.stalled.length === 0);
   }
 
