@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cleanup, createPeer, joinPeer, runJson, treeDigest, treesEqual, waitFor, type Peer } from './helpers.js';
+import { cleanup, createPeer, joinPeer, run, runJson, treeDigest, treesEqual, waitFor, type Peer } from './helpers.js';
 
 describe('three peers on loopback (A <- B <- C)', { timeout: 300_000 }, () => {
   let a: Peer, b: Peer, c: Peer;
@@ -46,6 +46,21 @@ describe('three peers on loopback (A <- B <- C)', { timeout: 300_000 }, () => {
     const digest = treeDigest(b.dir);
     assert.match(digest, /deep\/run-renamed\.sh file 7 /);
     assert.doesNotMatch(digest, /^empty /m);
+  });
+
+  it('answers log and replay --verify while the daemons run, and exits 2 on a usage error', async () => {
+    for (const p of peers()) {
+      const replay = await run(p, ['replay', '--verify']);
+      assert.equal(replay.code, 0, `${p.label}: ${replay.stdout}${replay.stderr}`);
+      assert.match(replay.stdout, /hash chain: ok/);
+      assert.match(replay.stdout, /decisions: \d+ inputs re-run, same decisions/);
+    }
+    const log = await run(c, ['log', '--json', '--type', 'FileCommitted', '--path', 'deep']);
+    assert.equal(log.code, 0, log.stderr);
+    const events = log.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; data: { path: string } });
+    assert.ok(events.length > 0 && events.every((e) => e.type === 'FileCommitted' && e.data.path.startsWith('deep')), 'filtered by type and path');
+    assert.equal((await run(c, ['status', '--no-such-flag'])).code, 2);
+    assert.equal((await run(c, ['log', '--type', 'NoSuchEvent'])).code, 2);
   });
 
   it('reports every host and no transfer left behind', async () => {
