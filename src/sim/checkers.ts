@@ -255,6 +255,7 @@ export function expectedWinner(a: FileVersion, b: FileVersion): FileVersion {
 export function conflictFindings(h: History): Finding[] {
   const out: Finding[] = [];
   const byLoser = new Map<string, ConflictSeen>();
+  const judged = new Set<string>();
   for (const c of h.conflicts) {
     const dir = c.path.includes('/') ? c.path.slice(0, c.path.lastIndexOf('/') + 1) : '';
     const copyOk = c.copyPath.startsWith(dir) && c.copyPath.includes('.ploppy-conflict-') && c.copyPath.includes(`-${shortPeer(c.loser.author)}`);
@@ -265,8 +266,18 @@ export function conflictFindings(h: History): Finding[] {
     else if (sameLoser.copyPath !== c.copyPath) {
       out.push({ invariant: 'deterministic-conflicts', message: `p${sameLoser.peer} and p${c.peer} kept the same loser of ${c.path} under different names: ${sameLoser.copyPath} and ${c.copyPath}` });
     }
-    if (dominates(c.winner.vv, c.loser.vv) && expectedWinner(c.winner, c.loser) !== c.winner) {
-      out.push({ invariant: 'deterministic-conflicts', message: `p${c.peer} chose ${describeVersion(c.winner)} over ${describeVersion(c.loser)} at ${c.path}; the rule picks the other` });
+    // Same author and stamp: two derivatives of one edit (merges keep both); only the pre-merge
+    // vectors, which the record does not keep, could tell them apart.
+    const tie = c.winner.author === c.loser.author && compareHlc(c.winner.hlc, c.loser.hlc) === 0;
+    // Only a peer's first complete record of a copy names the pair's winner: later records of the
+    // same copy carry whatever version the path has moved on to since (it dominates the loser).
+    const first = !judged.has(`${c.peer}|${c.copyPath}`) && dominates(c.winner.vv, c.loser.vv);
+    if (first) judged.add(`${c.peer}|${c.copyPath}`);
+    if (first && !tie && expectedWinner(c.winner, c.loser) !== c.winner) {
+      out.push({
+        invariant: 'deterministic-conflicts',
+        message: `p${c.peer} chose ${describeVersion(c.winner)} over ${describeVersion(c.loser)} at ${c.path} (by its rule ${c.rule}); the rule picks the other`,
+      });
     }
     if (out.length >= 3) break;
   }
