@@ -40,9 +40,11 @@ const headPrefix = 0x4d; // 'M', after the log (see above)
 const twoTo32 = 2 ** 32;
 
 /** The LevelDB key of record `seq`: 'L' then the sequence as 8 bytes big-endian. */
-export function logKey(seq: number): Buffer {
-  assert(Number.isSafeInteger(seq) && seq >= 0, `log key for a bad sequence ${seq}`);
-  const key = Buffer.allocUnsafe(9);
+export const logKey = (seq: number): Buffer => writeLogKey(Buffer.allocUnsafe(9), seq);
+
+/** Write the key of record `seq` into `key` (9 bytes) and return it. */
+export function writeLogKey(key: Buffer, seq: number): Buffer {
+  assert(Number.isSafeInteger(seq) && seq >= 0 && key.length === 9, `log key for a bad sequence ${seq}`);
   key[0] = logPrefix;
   key.writeUInt32BE(Math.floor(seq / twoTo32), 1);
   key.writeUInt32BE(seq % twoTo32, 5);

@@ -11,7 +11,7 @@
  * native call: classic-level's default of 16 KiB would cost a thread-pool round
  * trip every few dozen records.
  */
-import { ClassicLevel, type ChainedBatch } from 'classic-level';
+import { ClassicLevel, type ChainedBatch, type Snapshot } from 'classic-level';
 import { PloppyError } from '../core/errors.js';
 import type { StampedEvent } from '../engine/types.js';
 import type { VerifyResult } from '../events/codec.js';
@@ -24,6 +24,7 @@ import {
   logEnd,
   logKey,
   logStart,
+  writeLogKey,
   projectionEnd,
   projectionKey,
   projectionStart,
@@ -70,6 +71,8 @@ interface NativePut {
  * bytes, and this database has no hooks or listeners. The head record, put
  * publicly at commit, is what makes the batch non-empty for write().
  */
+const recordKey = logKey(0);
+
 class LevelBatch implements StoreBatch {
   private readonly native: NativePut;
 
@@ -81,7 +84,8 @@ class LevelBatch implements StoreBatch {
     const value = Buffer.allocUnsafe(hash.length + Buffer.byteLength(body, 'utf8'));
     value.write(hash, 0, 'latin1');
     value.write(body, hash.length, 'utf8');
-    this.native._put(logKey(seq), value);
+    // _put copies key and value into the native batch at once, so one key buffer serves every record.
+    this.native._put(writeLogKey(recordKey, seq), value);
   }
 }
 
@@ -145,13 +149,55 @@ export class LevelEventLog implements EventLog {
     return this.writer.batches;
   }
 
-  async *read(options: ReadOptions = {}): AsyncGenerator<RecordedEvent> {
+  read(options: ReadOptions = {}): AsyncIterable<RecordedEvent> {
     this.assertOpen();
     const { from, until } = readRange(options, this.durable.seq);
+    return this.records(from, until, undefined);
+  }
+
+  /** Projections, head record and log tail all from one snapshot, so writes in flight cannot tear it. */
+  async loadState(): Promise<State> {
+    this.assertOpen();
+    const snapshot = this.db.snapshot();
+    try {
+      const entries: [string, string][] = [];
+      for await (const chunk of this.chunks(projectionStart, projectionEnd, snapshot)) {
+        for (const [key, value] of chunk) entries.push([stateKeyOf(key), value]);
+      }
+      const head = decodeHead(await this.db.get(headKey, { snapshot }));
+      return await loadFrom(entries, head.seq, (from, until) => this.records(from, until, snapshot));
+    } finally {
+      await snapshot.close();
+    }
+  }
+
+  /** Walks the chain and reads the head record in one snapshot, so it may run while the log is written. */
+  async verify(): Promise<VerifyResult> {
+    this.assertOpen();
+    const verifier = verifierFor(this.schema);
+    const snapshot = this.db.snapshot();
+    try {
+      for await (const chunk of this.chunks(logStart, logEnd, snapshot)) {
+        for (const [key, value] of chunk) {
+          const problem = verifier.push(seqOfLogKey(key), value);
+          if (problem !== null) return problem;
+        }
+      }
+      return checkHead(verifier.result(), decodeHead(await this.db.get(headKey, { snapshot })));
+    } finally {
+      await snapshot.close();
+    }
+  }
+
+  /**
+   * Decoded records `from`..`until`. One chunk is always being fetched (on
+   * libuv's thread) while the previous one is decoded here; the iterator is
+   * closed however the consumer stops.
+   */
+  private async *records(from: number, until: number, snapshot: Snapshot | undefined): AsyncGenerator<RecordedEvent> {
     if (from > until) return;
-    const iterator = this.db.values({ gte: logKey(from), lte: logKey(until), fillCache: false, highWaterMarkBytes: logReadAheadBytes });
+    const iterator = this.db.values({ gte: logKey(from), lte: logKey(until), fillCache: false, highWaterMarkBytes: logReadAheadBytes, snapshot });
     this.openIterators++;
-    // One chunk is always being fetched (on libuv's thread) while the last one is decoded here.
     let next = iterator.nextv(logReadBatchEntries);
     try {
       let seq = from;
@@ -169,43 +215,20 @@ export class LevelEventLog implements EventLog {
     }
   }
 
-  async loadState(): Promise<State> {
-    this.assertOpen();
-    const entries: [string, string][] = [];
-    const iterator = this.db.iterator({ gte: projectionStart, lt: projectionEnd, highWaterMarkBytes: logReadAheadBytes });
+  /** Raw entries of [gte, lt), a chunk at a time, the iterator always closed. */
+  private async *chunks(gte: Buffer, lt: Buffer, snapshot: Snapshot): AsyncGenerator<[Buffer, string][]> {
+    const iterator = this.db.iterator({ gte, lt, fillCache: false, highWaterMarkBytes: logReadAheadBytes, snapshot });
     this.openIterators++;
     try {
       for (;;) {
-        const batch = await iterator.nextv(logReadBatchEntries);
-        if (batch.length === 0) break;
-        for (const [key, value] of batch) entries.push([stateKeyOf(key), value]);
+        const chunk = await iterator.nextv(logReadBatchEntries);
+        if (chunk.length === 0) return;
+        yield chunk;
       }
     } finally {
       this.openIterators--;
       await iterator.close();
     }
-    return loadFrom(entries, this, this.durable.seq);
-  }
-
-  async verify(): Promise<VerifyResult> {
-    this.assertOpen();
-    const verifier = verifierFor(this.schema);
-    const iterator = this.db.iterator({ gte: logStart, lt: logEnd, fillCache: false, highWaterMarkBytes: logReadAheadBytes });
-    this.openIterators++;
-    try {
-      for (;;) {
-        const batch = await iterator.nextv(logReadBatchEntries);
-        if (batch.length === 0) break;
-        for (const [key, value] of batch) {
-          const problem = verifier.push(seqOfLogKey(key), value);
-          if (problem !== null) return problem;
-        }
-      }
-    } finally {
-      this.openIterators--;
-      await iterator.close();
-    }
-    return checkHead(verifier.result(), decodeHead(await this.db.get(headKey)));
   }
 
   /**

@@ -12,7 +12,7 @@ import { stateFromEntries } from '../projections/snapshot.js';
 import { evolve, type State } from '../projections/state.js';
 import { nodeHasher } from './node-ports.js';
 import type { HeadRecord } from './encoding.js';
-import type { EventLog, ReadOptions } from './event-log.js';
+import type { ReadOptions } from './event-log.js';
 
 /** Options both implementations take. */
 export interface LogOptions {
@@ -87,10 +87,15 @@ export function checkHead(walk: VerifyResult, stored: HeadRecord): VerifyResult 
 
 /**
  * The cold start: rebuild State from the stored projection entries, then fold
- * the records after the head they reflect (normally none: projections are
- * written in the same batch as the events).
+ * the records after the head they reflect up to `durableHead` (normally none:
+ * projections are written in the same batch as the events). `tail` reads
+ * records from the same view of the store as `entries`.
  */
-export async function loadFrom(entries: Iterable<[string, string]>, log: EventLog, durableHead: number): Promise<State> {
+export async function loadFrom(
+  entries: Iterable<[string, string]>,
+  durableHead: number,
+  tail: (from: number, until: number) => AsyncIterable<RecordedEvent>,
+): Promise<State> {
   let state: State;
   try {
     state = stateFromEntries(entries);
@@ -101,7 +106,7 @@ export async function loadFrom(entries: Iterable<[string, string]>, log: EventLo
     throw new PloppyError('LOG_CORRUPT', `the stored projections reflect seq ${state.meta.head} but the log ends at ${durableHead}`);
   }
   if (state.meta.head < durableHead) {
-    for await (const e of log.read({ from: state.meta.head + 1, until: durableHead })) evolve(state, e);
+    for await (const e of tail(state.meta.head + 1, durableHead)) evolve(state, e);
   }
   return state;
 }

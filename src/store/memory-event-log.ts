@@ -139,7 +139,7 @@ export class MemoryEventLog implements EventLog {
 
   async loadState(): Promise<State> {
     this.assertOpen();
-    return loadFrom(this.store.projections, this, this.durableHead().seq);
+    return loadFrom(this.store.projections, this.durableHead().seq, (from, until) => this.read({ from, until }));
   }
 
   async verify(): Promise<VerifyResult> {

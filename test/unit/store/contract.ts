@@ -196,6 +196,30 @@ export function eventLogContract<L extends EventLog>(h: LogHarness<L>): void {
       await log.close();
     });
 
+    it('verifies and cold-starts consistently while writes are in flight', async () => {
+      const log = await h.create();
+      const r = recorder();
+      await appendSample(log, r, 5);
+      let writing = true;
+      const writer = (async () => {
+        while (writing) await appendSample(log, r, 3);
+      })();
+      try {
+        for (let round = 0; round < 8; round++) {
+          const [verdict, loaded] = await Promise.all([log.verify(), log.loadState()]);
+          assert.ok(verdict.ok, !verdict.ok ? verdict.message : '');
+          assert.equal((loaded.meta.head - 5) % 3, 0, 'a cold start sees whole writes');
+          const asOfLoad = initialState();
+          for await (const e of log.read({ until: loaded.meta.head })) evolve(asOfLoad, e);
+          assert.equal(serialiseState(loaded), serialiseState(asOfLoad));
+        }
+      } finally {
+        writing = false;
+        await writer;
+      }
+      await log.close();
+    });
+
     it('verifies a clean log and names its head', async () => {
       const log = await h.create();
       const r = recorder();
