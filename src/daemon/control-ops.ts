@@ -3,12 +3,13 @@
  * reading the engine's projections (or a rebuild of a prefix of the log for
  * `--as-of`) and returning plain JSON.
  */
+import { conflictsFromLog, diffFromLog, directPeers, explainFromLog, exportFromLog, foldUntil } from '../audit/index.js';
 import { PloppyError } from '../core/errors.js';
+import { ignoredPath } from '../audit/ignored.js';
 import { checkPath } from '../core/path.js';
-import type { RecordedEvent } from '../events/types.js';
-import { evolve, initialState, type State } from '../projections/state.js';
+import type { State } from '../projections/state.js';
 import { conflictsView, networkView, statusView } from '../projections/views.js';
-import { matches, parseBound, seqRange, type Bound } from '../store/log-query.js';
+import { matches, parseBound, seqRange } from '../store/log-query.js';
 import { replayReport } from '../store/replay.js';
 import { decisionVerifier } from '../store/verify-decisions.js';
 import { filterFrom } from '../cli/commands/log.js';
@@ -24,15 +25,7 @@ export async function stateAsOf(daemon: Daemon, asOf: string | undefined): Promi
   return foldUntil(daemon.log.read(), bound);
 }
 
-export async function foldUntil(events: AsyncIterable<RecordedEvent>, bound: Bound): Promise<State> {
-  const s = initialState();
-  for await (const e of events) {
-    if ('seq' in bound ? e.seq > bound.seq : e.hlc.wallMs > bound.timeMs) break;
-    evolve(s, e);
-  }
-  s.dirty.clear();
-  return s;
-}
+export { foldUntil };
 
 export function controlHandler(daemon: Daemon): ControlHandler {
   return async (request, emitItem) => {
@@ -40,16 +33,28 @@ export function controlHandler(daemon: Daemon): ControlHandler {
       case 'hello':
         return { name: daemon.config.name, peer: daemon.config.peer, address: daemon.address, dir: daemon.config.dir, pid: process.pid };
       case 'status': {
-        const s = await stateAsOf(daemon, text(request, 'asOf'));
+        const asOf = text(request, 'asOf');
+        const s = await stateAsOf(daemon, asOf);
         const path = text(request, 'path');
-        const view = statusView(s, { ...(path !== undefined ? { path: path.replace(/\/+$/, '') } : {}), all: request.all === true, connected: daemon.connectedPeers });
-        const p = daemon.scanning;
+        // In the past, who was connected is what that state says, and no scan was running.
+        const connected = asOf === undefined ? daemon.connectedPeers : directPeers(s);
+        const view = statusView(s, { ...(path !== undefined ? { path: path.replace(/\/+$/, '') } : {}), all: request.all === true, connected });
+        const p = asOf === undefined ? daemon.scanning : null;
         return { ...view, scanning: p === null ? null : { filesDone: p.filesHashed, bytesDone: p.bytesHashed } };
       }
       case 'network':
         return networkView(await stateAsOf(daemon, text(request, 'asOf')), daemon.address);
       case 'conflicts':
-        return conflictsView(daemon.state);
+        if (request.details !== true) return conflictsView(daemon.state);
+        await daemon.whenIdle();
+        return conflictsFromLog(daemon.log, conflictsView(daemon.state));
+      case 'explain':
+        return explain(daemon, request);
+      case 'diff':
+        return diffFromLog(daemon.log, text(request, 'from') ?? '', text(request, 'to'));
+      case 'export':
+        await daemon.whenIdle();
+        return exportFromLog(daemon.log, typeof request.from === 'number' ? request.from : 1, emitItem);
       case 'resolve':
         return resolve(daemon, request);
       case 'log': {
@@ -72,6 +77,14 @@ export function controlHandler(daemon: Daemon): ControlHandler {
         throw new PloppyError('USAGE', `unknown control op ${JSON.stringify(request.op)}`);
     }
   };
+}
+
+async function explain(daemon: Daemon, request: ControlRequest) {
+  const path = text(request, 'path') ?? '';
+  const asOf = text(request, 'asOf');
+  const ignored = await ignoredPath(daemon.config.dir, path);
+  await daemon.whenIdle();
+  return explainFromLog(daemon.log, path, asOf, { ignored, ...(asOf === undefined ? { connected: daemon.connectedPeers } : {}) });
 }
 
 async function resolve(daemon: Daemon, request: ControlRequest): Promise<{ path: string; copyPath: string }> {

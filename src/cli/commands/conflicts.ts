@@ -1,11 +1,19 @@
-/** `ploppy conflicts`: unresolved conflicts, with both versions and the rule that chose the winner. */
+/**
+ * `ploppy conflicts`: unresolved conflicts, with both versions and the rule
+ * that chose the winner. `--json` adds, per conflict, every concurrent version
+ * (author, vector, content hash) and the log events behind each
+ * (src/audit/conflicts.ts). Works offline on the log when no daemon runs.
+ */
 import type { CommandModule } from 'yargs';
+import { conflictsFromLog, type ConflictDetail } from '../../audit/index.js';
 import { callControl } from '../../daemon/control.js';
 import type { ConflictEntry } from '../../projections/state.js';
+import { conflictsView } from '../../projections/views.js';
 import { resolveNetwork } from '../home.js';
 import { withHome, type HomeArgs } from '../options.js';
 import { handled } from '../render.js';
 import { formatTable } from '../table.js';
+import { withLogOrDaemon } from './explain.js';
 
 const module_: CommandModule<object, HomeArgs> = {
   command: 'conflicts',
@@ -13,7 +21,15 @@ const module_: CommandModule<object, HomeArgs> = {
   builder: (y) => withHome(y),
   handler: handled(async (argv) => {
     const paths = resolveNetwork(argv.home, argv.name);
-    const conflicts = (await callControl(paths.socket, { op: 'conflicts' })) as (ConflictEntry & Record<string, unknown>)[];
+    const details = argv.json;
+    const conflicts = await withLogOrDaemon<(ConflictEntry | ConflictDetail)[]>(
+      paths,
+      async (log) => {
+        const entries = conflictsView(await log.loadState());
+        return details ? conflictsFromLog(log, entries) : entries;
+      },
+      async () => (await callControl(paths.socket, { op: 'conflicts', details })) as ConflictEntry[],
+    );
     if (argv.json) {
       process.stdout.write(`${JSON.stringify(conflicts)}\n`);
       return;

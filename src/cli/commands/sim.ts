@@ -10,6 +10,7 @@ import type { CommandModule } from 'yargs';
 import { PloppyError } from '../../core/errors.js';
 import { formatResult, parseBugs, parseFaults, simulate, topologies, type SimResult, type Topology } from '../../sim/index.js';
 import { exitCodes, handled } from '../render.js';
+import { fromLogsHelp, simFromLogs } from '../../audit/sim-command.js';
 
 interface Args {
   seed: number | undefined;
@@ -21,6 +22,9 @@ interface Args {
   bugs: string | undefined;
   json: boolean;
   trace: string | undefined;
+  'from-logs': string[] | undefined;
+  perturb: boolean;
+  runs: number;
 }
 
 const summary = (r: SimResult) => ({
@@ -55,8 +59,12 @@ const module_: CommandModule<object, Args> = {
       .option('faults', { type: 'string', describe: 'comma-separated faults, or all / none (default: chosen by the seed)' })
       .option('bugs', { type: 'string', describe: 'plant bugs (drop-tombstones, no-conflict-copy, apply-duplicates, skip-hash-check) to see the checkers bite' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON object per run' })
-      .option('trace', { type: 'string', describe: 'write every trace line of the (last) run to this file' }) as never,
+      .option('trace', { type: 'string', describe: 'write every trace line of the (last) run to this file' })
+      .option('from-logs', { type: 'string', array: true, describe: fromLogsHelp })
+      .option('perturb', { type: 'boolean', default: false, describe: 'with --from-logs: drop or delay deliveries (seeded by --seed) to see which orders change the outcome' })
+      .option('runs', { type: 'number', default: 1, describe: 'with --perturb: try this many consecutive seeds' }) as never,
   handler: handled(async (argv: Args) => {
+    if (argv['from-logs'] !== undefined) return simFromLogs(argv['from-logs'], argv.perturb ? (positive(argv.seed, '--seed') ?? randomInt(2 ** 31)) : null, positive(argv.runs, '--runs') ?? 1, argv.json);
     const first = positive(argv.seed, '--seed') ?? randomInt(2 ** 31);
     const count = positive(argv.count, '--count') ?? 1;
     const faults = argv.faults === undefined ? undefined : parseFaults(argv.faults);
