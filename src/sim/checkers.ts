@@ -68,23 +68,29 @@ function firstLineDifference(a: readonly string[], b: readonly string[]): string
 
 const sameLines = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
-/** Why the peers have not converged (a few reasons, most basic first), or [] when they have. */
-export function convergenceProblems(peers: readonly SimPeer[], max = 4): string[] {
-  const out: string[] = [];
+/** Why the peers' trees differ (from each other, or a disk from its own index), or []. */
+export function treeProblems(peers: readonly SimPeer[], max = 4): string[] {
   const down = peers.find((p) => p.engine === null);
   if (down !== undefined) return [`p${down.index} is not running`];
+  const out: string[] = [];
   const trees = peers.map((p) => p.disk.snapshot());
-  const states = peers.map((p) => (p.engine as { state: State }).state);
   for (const p of peers) {
     const disk = trees[p.index] as string[];
-    const index = indexLines(states[p.index] as State);
+    const index = indexLines((p.engine as { state: State }).state);
     if (!sameLines(disk, index)) out.push(`p${p.index}'s disk and index differ: ${firstLineDifference(disk, index)}`);
   }
-  const conflicts = states.map(conflictLines);
   for (const p of peers.slice(1)) {
     const tree = trees[p.index] as string[];
     if (!sameLines(trees[0] as string[], tree)) out.push(`p0 and p${p.index} have different trees: ${firstLineDifference(trees[0] as string[], tree)}`);
   }
+  return out.slice(0, max);
+}
+
+/** Why the peers have not converged (trees first, then conflict sets), or [] when they have. */
+export function convergenceProblems(peers: readonly SimPeer[], max = 4): string[] {
+  const out = treeProblems(peers, max);
+  if (out.length >= max || peers.some((p) => p.engine === null)) return out.slice(0, max);
+  const conflicts = peers.map((p) => conflictLines((p.engine as { state: State }).state));
   for (const p of peers.slice(1)) {
     const c = conflicts[p.index] as string[];
     if (!sameLines(conflicts[0] as string[], c)) out.push(`p0 and p${p.index} have different conflict sets: ${firstLineDifference(conflicts[0] as string[], c)}`);
@@ -255,8 +261,17 @@ export function expectedWinner(a: FileVersion, b: FileVersion): FileVersion {
 export function conflictFindings(h: History): Finding[] {
   const out: Finding[] = [];
   const byLoser = new Map<string, ConflictSeen>();
+  const byCopy = new Map<string, ConflictSeen>();
   const judged = new Set<string>();
   for (const c of h.conflicts) {
+    const sameCopy = byCopy.get(c.copyPath);
+    if (sameCopy === undefined) byCopy.set(c.copyPath, c);
+    else if (contentOf(sameCopy.loser) !== contentOf(c.loser) || sameCopy.loser.type !== c.loser.type) {
+      out.push({
+        invariant: 'no-lost-write',
+        message: `two different losers of ${c.path} share the copy name ${c.copyPath} (p${sameCopy.peer}: ${describeVersion(sameCopy.loser)}; p${c.peer}: ${describeVersion(c.loser)}): one copy replaces the other`,
+      });
+    }
     const dir = c.path.includes('/') ? c.path.slice(0, c.path.lastIndexOf('/') + 1) : '';
     const copyOk = c.copyPath.startsWith(dir) && c.copyPath.includes('.ploppy-conflict-') && c.copyPath.includes(`-${shortPeer(c.loser.author)}`);
     if (!copyOk) out.push({ invariant: 'deterministic-conflicts', message: `p${c.peer}: conflict copy ${c.copyPath} of ${c.path} is not named NAME.ploppy-conflict-STAMP-${shortPeer(c.loser.author)}.EXT beside it` });

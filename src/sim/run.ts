@@ -25,7 +25,7 @@ import { pingIntervalMs } from '../core/constants.js';
 import type { RecordedEvent } from '../events/types.js';
 import type { BugName } from './bugs.js';
 import {
-  conflictFindings, convergenceProblem, convergenceProblems, emptyHistory, foldHistory, lostWrites, replayProblem, resurrections, vectorCollisions,
+  conflictFindings, convergenceProblem, convergenceProblems, emptyHistory, treeProblems, foldHistory, lostWrites, replayProblem, resurrections, vectorCollisions,
   type Finding, type History,
 } from './checkers.js';
 import { scheduleFaults } from './faults.js';
@@ -158,10 +158,13 @@ async function readLog(w: World, i: number): Promise<RecordedEvent[]> {
 
 /**
  * Invariants 2, 3, 4 and 7 over the durable logs. Lost writes and
- * resurrections are judged on converged peers only (a peer that is behind
- * lacks versions for a reason that convergence already reports).
+ * resurrections are judged only when the trees agree (a peer that is behind
+ * lacks versions for a reason that convergence already reports); differing
+ * conflict sets alone do not stop them.
  */
-async function verdict(w: World, converged: boolean): Promise<void> {
+async function verdict(w: World): Promise<void> {
+  const onlyConflictSetsDiffer = w.violations.every((v) => v.invariant === 'convergence' && v.message.includes('conflict sets'));
+  const treesAgree = onlyConflictSetsDiffer && treeProblems(w.peers, 1).length === 0;
   const history: History = emptyHistory();
   const findings: Finding[] = [];
   for (const p of w.peers) {
@@ -173,7 +176,7 @@ async function verdict(w: World, converged: boolean): Promise<void> {
     if (!chain.ok) findings.push({ invariant: 'replay', message: `p${p.index}'s hash chain is broken at seq ${chain.seq}: ${chain.message}` });
   }
   findings.push(...conflictFindings(history), ...vectorCollisions(history));
-  if (converged) for (const p of w.peers) findings.push(...lostWrites(history, p), ...resurrections(history, p));
+  if (treesAgree) for (const p of w.peers) findings.push(...lostWrites(history, p), ...resurrections(history, p));
   for (const f of findings) w.violate(f.invariant, f.message);
 }
 
@@ -211,7 +214,7 @@ export async function finishRun(w: World, options: FinishOptions = {}): Promise<
   if (!w.stopped) convergedAtMs = await converge(w, options.livenessMsMax ?? defaultLivenessMsMax);
   if (!w.stopped) await quiet(w, options.quietMs ?? defaultQuietMs);
   // The logs are judged even after a failure: a replay or conflict problem may be the cause.
-  if (w.peers.every((p) => p.engine !== null)) await verdict(w, w.violations.length === 0);
+  if (w.peers.every((p) => p.engine !== null)) await verdict(w);
   const ok = w.violations.length === 0;
   const knobs = w.knobs;
   const result = {
