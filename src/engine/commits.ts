@@ -64,9 +64,14 @@ function waitsForTree(call: Call, plan: Plan): boolean {
 }
 
 export function commitReady(call: Call): void {
-  for (const plan of call.vol.plans.byPath.values()) {
-    settle(plan);
-    if (plan.phase === 'ready' && !held(call, plan.path) && !waitsForTree(call, plan)) commit(call, plan);
+  const plans = call.vol.plans;
+  for (const path of plans.ready) {
+    const plan = plans.byPath.get(path);
+    if (plan === undefined || plan.phase !== 'ready') {
+      plans.ready.delete(path);
+      continue;
+    }
+    if (!held(call, plan.path) && !waitsForTree(call, plan)) commit(call, plan);
   }
 }
 
@@ -81,6 +86,7 @@ function commit(call: Call, plan: Plan): void {
         ? { op: 'makeSymlink', path, version, expect }
         : { op: 'commitFile', path, version, expect };
   plan.phase = 'committing';
+  call.vol.plans.ready.delete(path);
   call.vol.plans.committing.add(path);
   call.fs(op, { kind: 'commit', path, key: plan.key, version, filesSeq: filesSeq(call, path) });
 }
@@ -162,14 +168,13 @@ function blockDone(call: Call, rec: Extract<EffectRecord, { kind: 'block' }>, re
   if (result.ok) {
     plan.indices.delete(rec.hash);
     call.record({ type: 'BlockVerified', data: { path: rec.path, hash: rec.hash, from: rec.from, size: rec.size } });
-    settle(plan);
+    settle(call, plan);
     return;
   }
   if (rec.readFrom !== null) {
     // A local copy failed (the source changed): fetch the block instead, and look at the source again.
     plan.noCopy.add(rec.hash);
-    plan.need.add(rec.hash);
-    call.vol.plans.want(plan, rec.hash);
+    call.vol.plans.needs(plan, rec.hash);
     call.record({ type: 'TransferFailed', data: { path: rec.path, reason: `copy from ${rec.readFrom}: ${result.message}`, code: result.code } });
     rescan(call, rec.readFrom);
     return;

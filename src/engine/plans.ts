@@ -65,6 +65,11 @@ export class Plans {
   readonly wanted = new Map<BlockHash, Set<SyncPath>>();
   /** Local copies outstanding per source path: a commit that replaces or removes the source waits. */
   readonly pendingReads = new Map<SyncPath, number>();
+  /** Plans that may have blocks to request, and plans that may be ready to commit (pruned lazily). */
+  readonly hungry = new Set<SyncPath>();
+  readonly ready = new Set<SyncPath>();
+  /** How many plans have each hash in flight (a block asked for once serves every plan). */
+  readonly requested = new Map<BlockHash, number>();
   /** Paths with a commit (or move) in flight: at most one at a time per path, so each sees the last one's result. */
   readonly committing = new Set<SyncPath>();
   /** IMOVED messages received this call, to try as local renames. */
@@ -80,6 +85,19 @@ export class Plans {
     const paths = this.wanted.get(hash);
     paths?.delete(plan.path);
     if (paths?.size === 0) this.wanted.delete(hash);
+  }
+
+  /** `hash` of `plan` is needed from the network. */
+  needs(plan: Plan, hash: BlockHash): void {
+    plan.need.add(hash);
+    this.want(plan, hash);
+    this.hungry.add(plan.path);
+  }
+
+  requestedDelta(hash: BlockHash, delta: number): void {
+    const n = (this.requested.get(hash) ?? 0) + delta;
+    if (n <= 0) this.requested.delete(hash);
+    else this.requested.set(hash, n);
   }
 
   readsFrom(path: SyncPath, delta: number): void {

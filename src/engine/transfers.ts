@@ -69,6 +69,7 @@ export function startPlan(call: Call, version: FileVersion): Plan {
   plans.byPath.set(version.path, plan);
   if (version.deleted || version.type !== 'file') {
     plan.phase = 'ready';
+    plans.ready.add(plan.path);
     return plan;
   }
   if (!consistentBlocks(version)) {
@@ -78,13 +79,12 @@ export function startPlan(call: Call, version: FileVersion): Plan {
   }
   version.blocks.forEach((hash, i) => plan.indices.set(hash, [...(plan.indices.get(hash) ?? []), i]));
   for (const hash of plan.indices.keys()) if (!copyLocally(call, plan, hash)) toFetch(call, plan, hash);
-  if (blocksDone(plan)) plan.phase = 'ready';
+  settle(call, plan);
   return plan;
 }
 
 function toFetch(call: Call, plan: Plan, hash: BlockHash): void {
-  plan.need.add(hash);
-  call.vol.plans.want(plan, hash);
+  call.vol.plans.needs(plan, hash);
 }
 
 function copyLocally(call: Call, plan: Plan, hash: BlockHash): boolean {
@@ -110,34 +110,54 @@ function sourcesOf(call: Call, plan: Plan): PeerId[] {
 
 /** Issue block requests for every plan, within the per-plan window and the per-peer limit. */
 export function pump(call: Call): void {
+  const plans = call.vol.plans;
   const batches = new Map<PeerId, BlockHash[]>();
-  for (const plan of call.vol.plans.byPath.values()) {
-    if (plan.phase !== 'blocks' || plan.need.size === 0) continue;
+  const spare = (): boolean => [...call.vol.links.values()].some((l) => !l.closing && l.requests < outstandingRequestsPerPeerMax);
+  if (!spare()) return;
+  for (const path of plans.hungry) {
+    const plan = plans.byPath.get(path);
+    if (plan === undefined || plan.phase !== 'blocks' || plan.need.size === 0) {
+      plans.hungry.delete(path);
+      continue;
+    }
     const sources = sourcesOf(call, plan);
     if (sources.length === 0) continue;
     let budget = requestWindowBlocks - plan.inflight.size;
     for (const hash of [...plan.need]) {
       if (budget <= 0) break;
-      if (inflightElsewhere(call, plan, hash)) continue;
+      if (plans.requested.has(hash)) continue; // another plan asked: its HEREIS serves both
       const peer = choosePeer(call, plan, hash, sources);
-      if (peer === null) break;
+      if (peer === null) {
+        if (!spare()) return flushWants(call, batches);
+        break;
+      }
       plan.need.delete(hash);
-      plan.inflight.set(hash, { peer, sentAtMs: call.nowMs });
-      const link = call.vol.links.get(peer);
-      if (link !== undefined) link.requests++;
+      markInflight(call, plan, hash, peer);
       batches.set(peer, [...(batches.get(peer) ?? []), hash]);
       budget--;
     }
   }
+  flushWants(call, batches);
+}
+
+function flushWants(call: Call, batches: ReadonlyMap<PeerId, readonly BlockHash[]>): void {
   for (const [peer, hashes] of batches) sendWants(call, peer, hashes);
 }
 
-/** Another plan already asked for this block: its HEREIS will serve both. */
-function inflightElsewhere(call: Call, plan: Plan, hash: BlockHash): boolean {
-  for (const path of call.vol.plans.wanted.get(hash) ?? []) {
-    if (path !== plan.path && call.vol.plans.byPath.get(path)?.inflight.has(hash)) return true;
-  }
-  return false;
+function markInflight(call: Call, plan: Plan, hash: BlockHash, peer: PeerId): void {
+  plan.inflight.set(hash, { peer, sentAtMs: call.nowMs });
+  call.vol.plans.requestedDelta(hash, 1);
+  const link = call.vol.links.get(peer);
+  if (link !== undefined) link.requests++;
+}
+
+/** Forget the request for `hash` (answered, failed, or its peer gone). */
+function clearInflight(call: Call, plan: Plan, hash: BlockHash, release: boolean): void {
+  const req = plan.inflight.get(hash);
+  if (req === undefined) return;
+  plan.inflight.delete(hash);
+  call.vol.plans.requestedDelta(hash, -1);
+  if (release) releaseRequest(call, req.peer);
 }
 
 function choosePeer(call: Call, plan: Plan, hash: BlockHash, sources: readonly PeerId[]): PeerId | null {
@@ -159,16 +179,12 @@ function choosePeer(call: Call, plan: Plan, hash: BlockHash, sources: readonly P
 
 /** A request for `hash` in `plan` failed at `peer` (missing, late or bad): try elsewhere, or give up. */
 export function failRequest(call: Call, plan: Plan, hash: BlockHash, peer: PeerId, code: string, reason: string): void {
-  const req = plan.inflight.get(hash);
-  if (req !== undefined) {
-    plan.inflight.delete(hash);
-    releaseRequest(call, req.peer);
-  }
+  clearInflight(call, plan, hash, true);
   plan.tried.set(hash, (plan.tried.get(hash) ?? new Set()).add(peer));
   const retries = (plan.retries.get(hash) ?? 0) + 1;
   plan.retries.set(hash, retries);
   if (retries > blockRetriesMax) return failPlan(call, plan, code, `block ${hash.slice(0, 12)}: ${reason} (${retries} tries)`);
-  plan.need.add(hash);
+  call.vol.plans.needs(plan, hash);
 }
 
 export function failPlan(call: Call, plan: Plan, code: string, reason: string): void {
@@ -179,10 +195,9 @@ export function failPlan(call: Call, plan: Plan, code: string, reason: string): 
 }
 
 function cancelRequests(call: Call, plan: Plan): void {
-  for (const req of plan.inflight.values()) releaseRequest(call, req.peer);
   for (const hash of [...plan.need, ...plan.inflight.keys()]) call.vol.plans.unwant(plan, hash);
+  for (const hash of [...plan.inflight.keys()]) clearInflight(call, plan, hash, true);
   plan.need.clear();
-  plan.inflight.clear();
 }
 
 /** A HEREIS arrived: check it, then write it into every plan that wants it. */
@@ -209,9 +224,7 @@ export function onBlock(call: Call, from: PeerId, hash: BlockHash, data: Uint8Ar
 }
 
 function write(call: Call, plan: Plan, hash: BlockHash, indices: readonly number[], from: PeerId, data: Uint8Array): void {
-  const req = plan.inflight.get(hash);
-  if (req !== undefined) releaseRequest(call, req.peer);
-  plan.inflight.delete(hash);
+  clearInflight(call, plan, hash, true);
   plan.need.delete(hash);
   call.vol.plans.unwant(plan, hash);
   plan.writing.add(hash);
@@ -233,8 +246,8 @@ export function onPeerGone(call: Call, peer: PeerId): void {
   for (const plan of call.vol.plans.byPath.values()) {
     for (const [hash, req] of [...plan.inflight]) {
       if (req.peer !== peer) continue;
-      plan.inflight.delete(hash);
-      plan.need.add(hash);
+      clearInflight(call, plan, hash, false);
+      call.vol.plans.needs(plan, hash);
     }
   }
 }
@@ -254,7 +267,9 @@ export function onTick(call: Call): void {
   }
 }
 
-/** Mark plans whose blocks are all written as ready. */
-export function settle(plan: Plan): void {
-  if (plan.phase === 'blocks' && blocksDone(plan)) plan.phase = 'ready';
+/** Mark a plan whose blocks are all written as ready. */
+export function settle(call: Call, plan: Plan): void {
+  if (plan.phase !== 'blocks' || !blocksDone(plan)) return;
+  plan.phase = 'ready';
+  call.vol.plans.ready.add(plan.path);
 }
