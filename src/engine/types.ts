@@ -69,7 +69,12 @@ export type FsOp =
   | { op: 'makeDirectory'; path: SyncPath; version: FileVersion; expect: FileVersion | null }
   | { op: 'makeSymlink'; path: SyncPath; version: FileVersion; expect: FileVersion | null }
   | { op: 'remove'; path: SyncPath; version: FileVersion; expect: FileVersion | null }
-  /** Move the file at `from` to `to` (a conflict loser kept aside, or an IMOVED done as a local rename). */
+  /**
+   * Move the file at `from` to `to`: an IMOVED done as a local rename. (A
+   * conflict loser is kept by copying its blocks into the copy path and
+   * committing that, so the loser stays readable at its path until the winner
+   * replaces it.)
+   */
   | { op: 'move'; from: SyncPath; to: SyncPath; version: FileVersion; expect: FileVersion | null }
   /**
    * Serve a peer's IWANT: the driver reads the bytes, checks them against `hash`
@@ -81,6 +86,24 @@ export type FsOp =
   /** Ask the driver to rescan a path (or '' for everything) and report what it finds as local changes. */
   | { op: 'rescan'; path: SyncPath | '' };
 
+/**
+ * What the driver does with each output:
+ * - `setTimer`: a later setTimer with the same id replaces the pending one
+ *   (the engine uses 'tick', every pingIntervalMs, and 'reconnect'); when it
+ *   fires, feed `{ kind: 'timer', timer }`.
+ * - `fs`: run the op and feed its outcome as `effectDone` with the same
+ *   effect id, ok or not (readBlock included: the engine counts a peer's
+ *   reads in flight). A refusal because the path changed since the engine
+ *   last saw it must say 'changed on disk' in its message (the engine then
+ *   asks for a rescan); a directory that cannot go because it holds entries
+ *   fails with DIR_NOT_EMPTY. Parent directories of a committed path are
+ *   created as needed.
+ * - `connect`: dial the address (it may be asked again on the engine's
+ *   backoff schedule; a dial to an address already connected is harmless).
+ *   On success feed `connected` then `received HELLO`; on failure nothing.
+ * - `disconnect`: close the connection and then feed `disconnected` for it,
+ *   as for any connection that ends (at most one live connection per peer).
+ */
 export type Output =
   | { kind: 'append'; events: readonly StampedEvent[] }
   | { kind: 'send'; to: PeerId; msg: WireMessage }
