@@ -41,7 +41,7 @@ import { canonicalJson } from '../core/json.js';
 import { PloppyError } from '../core/errors.js';
 import { decide, isDecision } from '../engine/decide.js';
 import type { LoggedMessage } from '../events/messages.js';
-import { currentVersions, type EnvelopedEvent, type Event, type RecordedEvent } from '../events/types.js';
+import { currentVersions, pathsOf, type EnvelopedEvent, type Event, type RecordedEvent } from '../events/types.js';
 import { sameContent, type FileVersion } from '../events/version.js';
 import { evolve, initialState, type State } from '../projections/state.js';
 import { nodeHasher } from '../store/node-ports.js';
@@ -169,36 +169,59 @@ function matches(d: Item, sender: State): boolean {
   return announcedVersions(d.input.data.message).every((v) => canonicalJson(sender.files.get(v.path)?.version ?? null) === canonicalJson(v));
 }
 
-/** One simulated peer: its fold, and the outcomes waiting for the transfer they belong to. */
+/**
+ * One simulated peer: its fold; the commits waiting for the transfer they
+ * belong to; the recorded commits still ahead of it; and the paths where it
+ * has parted from its recorded history (only there may a transfer be landed
+ * that the recorded peer never landed).
+ */
 export class SimulatedPeer {
   readonly state: State = initialState();
   readonly deferred: Item[] = [];
+  /** path -> contents (sameContent keys) of recorded commits not yet reached. */
+  readonly commitsAhead = new Map<string, string[]>();
+  readonly diverged = new Set<string>();
   fed = 0;
   skipped = 0;
+  synthesized = 0;
   decisionsDiffer = 0;
 
-  constructor(readonly name: string) {}
+  constructor(
+    readonly name: string,
+    /** The recorded end state: a transfer still pending there is not landed here either. */
+    readonly recordedEnd: State,
+  ) {}
 
-  /** Feed one input (possibly rewritten) and let the engine decide on it. */
-  feed(it: Item, input: Event): void {
+  /** Feed one input (possibly rewritten) and let the engine decide on it; `synthetic`: not in the log at all. */
+  feed(it: Item, input: Event, synthetic = false): void {
     const s = this.state;
     const recorded = it.input;
     const hlc = compareHlc(recorded.hlc, s.meta.hlc) > 0 ? recorded.hlc : tick(s.meta.hlc, recorded.hlc.wallMs);
     const enveloped = { ...input, seq: s.meta.head + 1, id: recorded.id, hlc, peer: recorded.peer, v: currentVersions[input.type] } as EnvelopedEvent;
     evolve(s, enveloped);
+    const expected = synthetic ? [] : it.decisions;
     let next = 0;
     decide(s, enveloped, (decision) => {
-      const r = it.decisions[next++];
+      const r = expected[next++];
       const same = r !== undefined && canonicalJson({ type: r.type, data: r.data }) === canonicalJson({ type: decision.type, data: decision.data });
-      if (!same) this.decisionsDiffer++;
+      if (!same) this.parted(decision, r);
       const stamp = same ? { id: r.id, hlc: r.hlc, peer: r.peer } : { id: syntheticId(recorded.id, next), hlc: tick(s.meta.hlc, hlc.wallMs), peer: recorded.peer };
       evolve(s, { ...decision, seq: s.meta.head + 1, ...stamp, v: currentVersions[decision.type] } as EnvelopedEvent);
     });
-    if (next < it.decisions.length) this.decisionsDiffer++;
+    for (const r of expected.slice(next)) this.parted(r, undefined);
     s.dirty.clear();
-    this.fed++;
+    if (synthetic) this.synthesized++;
+    else this.fed++;
+  }
+
+  /** A decision differs from the recorded one: the paths both concern have parted. */
+  private parted(derived: Event | undefined, recorded: Event | undefined): void {
+    this.decisionsDiffer++;
+    for (const e of [derived, recorded]) if (e !== undefined) for (const p of pathsOf(e)) this.diverged.add(p);
   }
 }
+
+const contentKey = (v: FileVersion): string => (v.deleted ? '-' : canonicalJson([v.type, v.mode, v.size, v.blocks, v.target ?? '']));
 
 /** A stand-in id for a decision the recorded log does not have (UUID v7 shaped, derived from the input's). */
 const syntheticId = (inputId: EventId, n: number): EventId => `${inputId.slice(0, 24)}${n.toString(16).padStart(12, '0')}` as EventId;
@@ -237,9 +260,15 @@ export interface Walk {
 /**
  * Second pass: interleave the peers' item lists (each in the given order)
  * so that every linked delivery comes after its send point, and feed them.
+ * `diverged[i]`: paths where peer i's list was perturbed.
  */
-export function walk(logs: readonly PeerLog[], lists: readonly Item[][], perturbed: boolean): Walk {
-  const peers = logs.map((l) => new SimulatedPeer(l.name));
+export function walk(logs: readonly PeerLog[], lists: readonly Item[][], perturbed: boolean, diverged: readonly ReadonlySet<string>[] = []): Walk {
+  const peers = logs.map((l, i) => {
+    const sim = new SimulatedPeer(l.name, recordedState(l.records));
+    for (const p of diverged[i] ?? []) sim.diverged.add(p);
+    for (const it of lists[i] ?? []) if (it.input.type === 'FileCommitted') noteCommit(sim, it.input.data.version, 1);
+    return sim;
+  });
   const heads = lists.map(() => 0);
   /** Items whose send point (peer/seq) the walk has passed, with the simulated sender's entries then. */
   const captured = new Map<Item, Map<string, FileVersion | undefined>>();
@@ -270,6 +299,14 @@ export function walk(logs: readonly PeerLog[], lists: readonly Item[][], perturb
   return { peers, deliveries: stats };
 }
 
+function noteCommit(sim: SimulatedPeer, v: FileVersion, delta: 1 | -1): void {
+  const list = sim.commitsAhead.get(v.path) ?? [];
+  const k = contentKey(v);
+  if (delta === 1) list.push(k);
+  else if (list.includes(k)) list.splice(list.indexOf(k), 1);
+  sim.commitsAhead.set(v.path, list);
+}
+
 const key = (p: { peer: number; seq: number }): string => `${p.peer}/${p.seq}`;
 
 /** The earlier of two items by recorded HLC time (then peer, for a total order). */
@@ -287,6 +324,7 @@ function capture(d: Item, sender: State): Map<string, FileVersion | undefined> {
 function processItem(it: Item, peers: readonly SimulatedPeer[], captured: Map<Item, Map<string, FileVersion | undefined>>, stats: Walk['deliveries'], perturbed: boolean): void {
   const sim = peers[it.peer] as SimulatedPeer;
   const e = it.input;
+  if (e.type === 'FileCommitted') noteCommit(sim, e.data.version, -1);
   if (e.type === 'MessageReceived') {
     stats.total++;
     if (it.sendPoint === null) stats.unlinked++;
@@ -294,46 +332,60 @@ function processItem(it: Item, peers: readonly SimulatedPeer[], captured: Map<It
     if (it.matched) stats.matched++;
     const swapped = captured.get(it);
     const message = swapped === undefined ? e.data.message : rewritten(e.data.message, swapped);
-    if (message !== e.data.message) stats.rewritten++;
+    if (message !== e.data.message) {
+      stats.rewritten++;
+      for (const v of announcedVersions(e.data.message)) sim.diverged.add(v.path);
+    }
     if (message !== null) sim.feed(it, { type: 'MessageReceived', data: { ...e.data, message } });
   } else if (!perturbed || it.kind === 'command' || it.kind === 'other' || it.recordedAt === entriesAt(sim.state, itemPaths(e))) {
     sim.feed(it, e);
-  } else if (it.kind === 'local') {
-    if (it.localEdit) sim.feed(it, e);
-    else sim.skipped++;
   } else {
-    adaptOutcome(sim, it);
+    for (const p of itemPaths(e)) sim.diverged.add(p);
+    if (it.kind === 'local') {
+      if (it.localEdit) sim.feed(it, e);
+      else sim.skipped++;
+    } else adaptOutcome(sim, it);
   }
-  if (perturbed) retryDeferred(sim);
+  if (perturbed) settleTransfers(sim, it);
 }
 
 /** An outcome recorded for a transfer the simulated peer may not have (yet). */
-function adaptOutcome(sim: SimulatedPeer, it: Item): boolean {
+function adaptOutcome(sim: SimulatedPeer, it: Item): void {
   const e = it.input;
   assert(it.kind === 'outcome', `adaptOutcome on a ${e.type}`);
   if (e.type === 'FileCommitted') {
-    const t = sim.state.transfers.get(e.data.path);
-    if (t !== undefined && sameContent(t.version, e.data.version)) {
-      sim.feed(it, { type: 'FileCommitted', data: { path: e.data.path, version: t.version } });
-      return true;
-    }
-    if (!sim.deferred.includes(it)) sim.deferred.push(it);
-    return false;
+    sim.deferred.push(it);
+    return;
   }
   if ('path' in e.data && typeof e.data.path === 'string' && sim.state.transfers.has(e.data.path)) sim.feed(it, e);
   else sim.skipped++;
-  return true;
 }
 
-/** Commits that waited for their transfer: land those whose transfer is now there. */
-function retryDeferred(sim: SimulatedPeer): void {
-  for (const it of [...sim.deferred]) {
-    const e = it.input;
-    if (e.type !== 'FileCommitted') continue;
-    const t = sim.state.transfers.get(e.data.path);
-    if (t === undefined || !sameContent(t.version, e.data.version)) continue;
-    sim.deferred.splice(sim.deferred.indexOf(it), 1);
-    sim.feed(it, { type: 'FileCommitted', data: { path: e.data.path, version: t.version } });
+/**
+ * After each input of a perturbed run: a transfer whose recorded commit is
+ * waiting lands with it; on a path that has parted from the recording, a
+ * transfer with no recorded commit ahead lands at once (the model's
+ * assumption: a fetch succeeds, and quickly), unless the recorded peer
+ * itself still had it pending at the end.
+ */
+function settleTransfers(sim: SimulatedPeer, trigger: Item): void {
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const t of [...sim.state.transfers.values()]) {
+      const path = t.path;
+      const waiting = sim.deferred.find((d) => d.input.type === 'FileCommitted' && d.input.data.path === path && sameContent(d.input.data.version, t.version));
+      if (waiting !== undefined) {
+        sim.deferred.splice(sim.deferred.indexOf(waiting), 1);
+        sim.feed(waiting, { type: 'FileCommitted', data: { path, version: t.version } });
+        changed = true;
+        continue;
+      }
+      if (!sim.diverged.has(path) || (sim.commitsAhead.get(path) ?? []).includes(contentKey(t.version))) continue;
+      const pending = sim.recordedEnd.transfers.get(path)?.version;
+      if (pending !== undefined && sameContent(pending, t.version)) continue;
+      sim.feed(trigger, { type: 'FileCommitted', data: { path, version: t.version } }, true);
+      changed = true;
+    }
   }
 }
 

@@ -10,7 +10,8 @@
 import { canonicalJson } from '../core/json.js';
 import { seededRng } from '../core/rng.js';
 import type { State } from '../projections/state.js';
-import { announcedVersions, judgedHash, judgedText, outcomeText, prepare, recordedState, walk, type Item, type PeerLog, type Walk } from './from-logs.js';
+import { PloppyError } from '../core/errors.js';
+import { announcedVersions, judgedHash, judgedText, outcomeText, prepare, walk, type Item, type PeerLog, type SimulatedPeer, type Walk } from './from-logs.js';
 
 export interface PerturbOptions {
   readonly seed: number;
@@ -18,24 +19,34 @@ export interface PerturbOptions {
   readonly dropRate?: number;
   /** Chance that one is delayed past some of the receiver's later inputs. */
   readonly delayRate?: number;
-  /** At most this many inputs a delayed delivery is moved past. */
+  /** Chance that one arrives earlier, before some of the receiver's earlier inputs (never before it was sent). */
+  readonly hastenRate?: number;
+  /** At most this many inputs a delivery is moved past. */
   readonly delaySpanMax?: number;
 }
 
-export const perturbDefaults = { dropRate: 0.1, delayRate: 0.3, delaySpanMax: 6 } as const;
+export const perturbDefaults = { dropRate: 0.1, delayRate: 0.25, hastenRate: 0.25, delaySpanMax: 6 } as const;
 
 export interface Perturbation {
-  readonly kind: 'drop' | 'delay';
+  readonly kind: 'drop' | 'delay' | 'hasten';
   /** The receiving peer (from its log) and the delivery's recorded sequence number there. */
   readonly peer: string;
   readonly seq: number;
   readonly from: string;
   readonly cmd: string;
   readonly paths: readonly string[];
-  /** For a delay: the recorded inputs of the receiver it now comes after. */
+  /** For a delay: the recorded inputs of the receiver it now comes after; for a hasten: before. */
   readonly past?: readonly { readonly seq: number; readonly type: string }[];
 }
 
+/** Perturbed input lists, what was done, and per receiver the paths whose history it touched. */
+export interface Perturbed {
+  readonly lists: Item[][];
+  readonly changes: Perturbation[];
+  readonly diverged: Set<string>[];
+}
+
+/** Deliveries worth moving: those that carry versions, or settle a conflict. */
 const carriesData = (it: Item): boolean => {
   if (it.input.type !== 'MessageReceived') return false;
   const m = it.input.data.message;
@@ -48,34 +59,66 @@ const pathsOfDelivery = (it: Item): string[] => {
   return m.cmd === 'RESOLVED' ? [m.path] : announcedVersions(m).map((v) => v.path);
 };
 
-/** Apply seeded drops and delays to the receivers' input lists. */
-export function perturb(lists: readonly Item[][], options: PerturbOptions): { lists: Item[][]; changes: Perturbation[] } {
+/** Move the delivery at `at` of `list` to index `to` (or drop it when `to` is null); describe it. */
+function move(list: Item[], at: number, to: number | null): Perturbation {
+  const it = list[at] as Item;
+  if (it.input.type !== 'MessageReceived') throw new Error('only deliveries are moved');
+  const base = { peer: it.input.peer, seq: it.input.seq, from: it.input.data.from, cmd: it.input.data.message.cmd, paths: pathsOfDelivery(it) };
+  list.splice(at, 1);
+  if (to === null) return { kind: 'drop', ...base };
+  const past = (to > at ? list.slice(at, to) : list.slice(to, at)).map((x) => ({ seq: x.input.seq, type: x.input.type }));
+  list.splice(to, 0, it);
+  return { kind: to > at ? 'delay' : 'hasten', ...base, past };
+}
+
+/** Apply seeded drops, delays and hastenings to the receivers' input lists. */
+export function perturb(lists: readonly Item[][], options: PerturbOptions): Perturbed {
   const rng = seededRng(options.seed);
-  const dropRate = options.dropRate ?? perturbDefaults.dropRate;
-  const delayRate = options.delayRate ?? perturbDefaults.delayRate;
-  const spanMax = Math.max(1, options.delaySpanMax ?? perturbDefaults.delaySpanMax);
+  const rate = { ...perturbDefaults, ...options };
+  const spanMax = Math.max(1, rate.delaySpanMax);
   const changes: Perturbation[] = [];
   const out = lists.map((list) => {
     const result = [...list];
     for (const it of list) {
-      if (!carriesData(it) || it.input.type !== 'MessageReceived') continue;
-      const base = { peer: it.input.peer, seq: it.input.seq, from: it.input.data.from, cmd: it.input.data.message.cmd, paths: pathsOfDelivery(it) };
+      if (!carriesData(it)) continue;
       const at = result.indexOf(it);
-      if (rng.chance(dropRate)) {
-        result.splice(at, 1);
-        changes.push({ kind: 'drop', ...base });
-      } else if (rng.chance(delayRate)) {
-        const to = Math.min(result.length - 1, at + 1 + rng.int(spanMax));
-        if (to === at) continue;
-        const past = result.slice(at + 1, to + 1).map((x) => ({ seq: x.input.seq, type: x.input.type }));
-        result.splice(at, 1);
-        result.splice(to, 0, it);
-        changes.push({ kind: 'delay', ...base, past });
-      }
+      const roll = rng.next();
+      const span = 1 + rng.int(spanMax);
+      if (roll < rate.dropRate) changes.push(move(result, at, null));
+      else if (roll < rate.dropRate + rate.delayRate && at + span < result.length) changes.push(move(result, at, at + span));
+      else if (roll < rate.dropRate + rate.delayRate + rate.hastenRate && at - span >= 0) changes.push(move(result, at, at - span));
     }
     return result;
   });
-  return { lists: out, changes };
+  return { lists: out, changes, diverged: divergedPaths(lists, changes) };
+}
+
+function divergedPaths(lists: readonly Item[][], changes: readonly Perturbation[]): Set<string>[] {
+  return lists.map((list) => {
+    const peer = list[0]?.input.peer;
+    return new Set(changes.filter((c) => c.peer === peer).flatMap((c) => c.paths));
+  });
+}
+
+/**
+ * One chosen change, for questions asked by hand ("would this conflict have
+ * happened if B's message had arrived before A's edit?"): the delivery
+ * recorded at `seq` on receiver `peer` is moved just before the receiver's
+ * input recorded at `beforeSeq` (or dropped when `beforeSeq` is null).
+ */
+export function moveDelivery(lists: readonly Item[][], peer: string, seq: number, beforeSeq: number | null): Perturbed {
+  const out = lists.map((l) => [...l]);
+  const list = out.find((l) => l[0]?.input.peer === peer);
+  const at = list?.findIndex((it) => it.input.seq === seq) ?? -1;
+  if (list === undefined || at < 0 || list[at]?.input.type !== 'MessageReceived') throw new PloppyError('USAGE', `no delivery recorded at seq ${seq} on ${peer}`);
+  let to: number | null = null;
+  if (beforeSeq !== null) {
+    const target = list.findIndex((it) => it.input.seq === beforeSeq);
+    if (target < 0) throw new PloppyError('USAGE', `no input recorded at seq ${beforeSeq} on ${peer}`);
+    to = target > at ? target - 1 : target;
+  }
+  const changes = [move(list, at, to)];
+  return { lists: out, changes, diverged: divergedPaths(lists, changes) };
 }
 
 export interface PeerResult {
@@ -85,6 +128,8 @@ export interface PeerResult {
   /** Inputs fed to the simulated peer; outcomes or scans that no longer applied; decisions unlike the recorded ones. */
   readonly fed: number;
   readonly skipped: number;
+  /** Transfers landed that the recording never landed (a perturbed path; the model assumes the fetch succeeds). */
+  readonly synthesized: number;
   readonly decisionsDiffer: number;
   /** Files and conflicts projections byte-equal to the recorded ones (sequence numbers included). */
   readonly exact: boolean;
@@ -128,12 +173,12 @@ function differingFiles(a: State, b: State): string[] {
   return paths.filter((p) => canonicalJson(a.files.get(p)?.version ?? null) !== canonicalJson(b.files.get(p)?.version ?? null));
 }
 
-function judge(log: PeerLog, simulated: State, fed: number, skipped: number, decisionsDiffer: number): PeerResult {
-  const recorded = recordedState(log.records);
+function judge(log: PeerLog, sim: SimulatedPeer): PeerResult {
+  const { fed, skipped, synthesized, decisionsDiffer, recordedEnd: recorded, state: simulated } = sim;
   const rc = new Set(recorded.conflicts.keys());
   const sc = new Set(simulated.conflicts.keys());
   return {
-    name: log.name, peer: log.records[0]?.peer ?? '', recordedEvents: log.records.length, fed, skipped, decisionsDiffer,
+    name: log.name, peer: log.records[0]?.peer ?? '', recordedEvents: log.records.length, fed, skipped, synthesized, decisionsDiffer,
     exact: judgedText(recorded) === judgedText(simulated), sameOutcome: outcomeText(recorded) === outcomeText(simulated),
     recordedHash: judgedHash(recorded), simulatedHash: judgedHash(simulated), firstDifference: firstDifferenceIn(recorded, simulated),
     conflictsOnlyRecorded: [...rc].filter((c) => !sc.has(c)).sort(), conflictsOnlySimulated: [...sc].filter((c) => !rc.has(c)).sort(),
@@ -141,20 +186,26 @@ function judge(log: PeerLog, simulated: State, fed: number, skipped: number, dec
   };
 }
 
-/** Replay the logs (perturbed when asked) and judge every simulated peer against its recorded projections. */
-export function runFromLogs(logs: readonly PeerLog[], perturbation: PerturbOptions | null = null): FromLogsReport {
+/**
+ * Replay the logs (perturbed when asked: seeded options, or a function of the
+ * prepared lists such as `moveDelivery`) and judge every simulated peer
+ * against its recorded projections.
+ */
+export function runFromLogs(logs: readonly PeerLog[], perturbation: PerturbOptions | ((lists: readonly Item[][]) => Perturbed) | null = null): FromLogsReport {
   const prepared = prepare(logs);
-  const { lists, changes } = perturbation === null ? { lists: prepared, changes: [] } : perturb(prepared, perturbation);
-  const w = walk(logs, lists, perturbation !== null);
+  const p: Perturbed | null = perturbation === null ? null : typeof perturbation === 'function' ? perturbation(prepared) : perturb(prepared, perturbation);
+  const lists = p?.lists ?? prepared;
+  const changes = p?.changes ?? [];
+  const w = walk(logs, lists, p !== null, p?.diverged ?? []);
   const peers = logs.map((log, i) => {
     const sim = w.peers[i];
     if (sim === undefined) throw new Error(`no simulated peer for ${log.name}`);
-    return judge(log, sim.state, sim.fed, sim.skipped, sim.decisionsDiffer);
+    return judge(log, sim);
   });
   const changedOutcome = peers.some((p) => !p.sameOutcome);
   return {
-    ok: perturbation === null ? peers.every((p) => p.exact) : true,
-    mode: perturbation === null ? 'replay' : 'perturb', seed: perturbation?.seed ?? null, changedOutcome,
+    ok: p === null ? peers.every((x) => x.exact) : true,
+    mode: p === null ? 'replay' : 'perturb', seed: perturbation !== null && typeof perturbation !== 'function' ? perturbation.seed : null, changedOutcome,
     peers, deliveries: w.deliveries, perturbations: changes,
   };
 }
@@ -169,11 +220,13 @@ export function fromLogsText(r: FromLogsReport): string {
   ];
   for (const p of r.perturbations) {
     const what = `${p.cmd} ${short(p.from)} -> ${short(p.peer)} (seq ${p.seq}${p.paths.length > 0 ? `, ${p.paths.slice(0, 3).join(', ')}` : ''})`;
-    lines.push(p.kind === 'drop' ? `  dropped ${what}` : `  delayed ${what} past ${p.past?.map((x) => `#${x.seq} ${x.type}`).join(', ')}`);
+    const inputs = p.past?.map((x) => `#${x.seq} ${x.type}`).join(', ') ?? '';
+    lines.push(p.kind === 'drop' ? `  dropped ${what}` : p.kind === 'delay' ? `  delayed ${what} past ${inputs}` : `  hastened ${what} before ${inputs}`);
   }
   for (const p of r.peers) {
     const verdict = p.exact ? 'same projections (exact)' : p.sameOutcome ? 'same files and conflicts (sequence numbers differ)' : 'DIFFERENT outcome';
-    lines.push(`${short(p.peer)} (${p.name}): ${verdict}; ${p.fed} inputs fed, ${p.skipped} no longer applied, ${p.decisionsDiffer} decisions unlike the recorded ones`);
+    const landed = p.synthesized > 0 ? `, ${p.synthesized} transfers landed that never landed in the recording` : '';
+    lines.push(`${short(p.peer)} (${p.name}): ${verdict}; ${p.fed} inputs fed, ${p.skipped} no longer applied${landed}, ${p.decisionsDiffer} decisions unlike the recorded ones`);
     for (const c of p.conflictsOnlyRecorded) lines.push(`  conflict ${c} happened, but not in this order`);
     for (const c of p.conflictsOnlySimulated) lines.push(`  conflict ${c} would have happened in this order`);
     if (!p.sameOutcome && p.filesDiffering.length > 0) lines.push(`  files that end differently: ${p.filesDiffering.slice(0, 10).join(', ')}`);
