@@ -34,7 +34,7 @@ import { Reconnects } from './reconnect.js';
 import { onFound, onSearch } from './search.js';
 import { SeenMessages } from './seen.js';
 import { serveWants } from './serve.js';
-import { cancelPlan, onBlock, onDontHave, onPeerGone, onTick as transfersTick, pump, syncPlan } from './transfers.js';
+import { cancelPlan, onBlock, onDontHave, onPeerGone, onPeerUp, onTick as transfersTick, pump, syncPlan } from './transfers.js';
 import type { CliCommand, Engine, EngineDeps, Input, LocalChange, Output } from './types.js';
 
 export interface EngineOptions {
@@ -83,6 +83,7 @@ class SyncEngine implements Engine, EngineCore {
         return;
       case 'connected':
         call.record({ type: 'PeerConnected', data: { peer: input.peer, address: input.address, direction: input.direction } });
+        onPeerUp(call);
         return onConnected(call, input.peer, input.address);
       case 'disconnected':
         call.record({ type: 'PeerDisconnected', data: { peer: input.peer, reason: input.reason } });

@@ -41,6 +41,8 @@ export interface Plan {
   /** Peers that announced exactly this version: announcing it back to them is pointless. */
   readonly announcedBy: Set<PeerId>;
   failedAtMs: number;
+  /** Failed attempts of this version so far: each doubles the wait before the next (a version nobody can send stops costing traffic). */
+  attempts: number;
 }
 
 /** The identity of a version as a transfer target (vector and stamp). */
@@ -51,7 +53,7 @@ export function newPlan(version: FileVersion): Plan {
   return {
     path: version.path, version, key: versionKey(version), phase: 'blocks',
     indices: new Map(), need: new Set(), inflight: new Map(), copying: new Set(), writing: new Set(),
-    tried: new Map(), retries: new Map(), noCopy: new Set(), announcedBy: new Set(), failedAtMs: 0,
+    tried: new Map(), retries: new Map(), noCopy: new Set(), announcedBy: new Set(), failedAtMs: 0, attempts: 0,
   };
 }
 

@@ -187,10 +187,19 @@ export function failRequest(call: Call, plan: Plan, hash: BlockHash, peer: PeerI
   call.vol.plans.needs(plan, hash);
 }
 
+/** Wait before attempt n + 1 of a failed transfer: one tick, doubling up to 8 ticks. */
+const retryDelayMs = (attempts: number): number => pingIntervalMs * 2 ** Math.min(Math.max(0, attempts - 1), 3);
+
+/** A link came up: failed transfers get their next attempt at the next tick. */
+export function onPeerUp(call: Call): void {
+  for (const plan of call.vol.plans.byPath.values()) if (plan.phase === 'failed') plan.attempts = 0;
+}
+
 export function failPlan(call: Call, plan: Plan, code: string, reason: string): void {
   cancelRequests(call, plan);
   plan.phase = 'failed';
   plan.failedAtMs = call.nowMs;
+  plan.attempts++;
   call.record({ type: 'TransferFailed', data: { path: plan.path, reason, code } });
 }
 
@@ -255,10 +264,13 @@ export function onPeerGone(call: Call, peer: PeerId): void {
 /** Late requests count as failures; failed plans start over. */
 export function onTick(call: Call): void {
   for (const plan of [...call.vol.plans.byPath.values()]) {
-    if (plan.phase === 'failed' && call.nowMs - plan.failedAtMs >= pingIntervalMs) {
+    if (plan.phase === 'failed' && call.nowMs - plan.failedAtMs >= retryDelayMs(plan.attempts)) {
       cancelPlan(call, plan);
       const t = call.state.transfers.get(plan.path);
-      if (t !== undefined) startPlan(call, t.version);
+      if (t !== undefined) {
+        const fresh = startPlan(call, t.version);
+        if (fresh.key === plan.key) fresh.attempts = plan.attempts;
+      }
       continue;
     }
     for (const [hash, req] of [...plan.inflight]) {

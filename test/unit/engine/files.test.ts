@@ -157,7 +157,7 @@ describe('engine: blocks', () => {
     // once the content is back, the next attempt succeeds
     a.write('gone.txt', 'vanishing!');
     net.run();
-    net.advance(10_000);
+    net.advance(60_000); // failed attempts back off, up to 8 ticks apart
     assert.equal(b.read('gone.txt'), 'vanishing!');
   });
 });
