@@ -104,6 +104,8 @@ export const convergenceProblem = (peers: readonly SimPeer[]): string | null => 
 
 export interface ConflictSeen {
   readonly peer: number;
+  /** The record was made deciding on a version another peer announced (not in the peer's own follow-up). */
+  readonly fromRemote: boolean;
   readonly path: string;
   readonly copyPath: string;
   readonly winner: FileVersion;
@@ -145,8 +147,8 @@ export function foldHistory(peer: number, records: readonly RecordedEvent[], his
       if (v !== undefined && !v.deleted && v.author === (s.meta.self ?? e.peer) && compareHlc(v.hlc, e.hlc) === 0) history.observed.push([peer, v]);
     }
     if (e.type === 'ConflictDetected') {
-      const { path, copyPath, winner, loser, rule } = e.data;
-      history.conflicts.push({ peer, path, copyPath, winner, loser, rule });
+      const { path, copyPath, winner, loser, rule, from } = e.data;
+      history.conflicts.push({ peer, fromRemote: from !== (s.meta.self ?? e.peer), path, copyPath, winner, loser, rule });
       remember(history, winner);
       remember(history, loser);
     }
@@ -254,15 +256,13 @@ export function expectedWinner(a: FileVersion, b: FileVersion): FileVersion {
  * picks: the rule is a pure function of the pair, so that is what makes peers
  * agree. (Winners are recorded merged with the loser's vector, and a loser may
  * lose to different versions on different peers in a three-way conflict, so
- * winners are compared with the rule, not with each other.) An entry whose
- * winner does not yet dominate its loser is provisional (learned from the
- * copy before the merged winner arrived) and is judged on its name only.
+ * winners are compared with the rule, not with each other.) Records a peer
+ * makes on its own, after the fact, are judged on the copy's name only.
  */
 export function conflictFindings(h: History): Finding[] {
   const out: Finding[] = [];
   const byLoser = new Map<string, ConflictSeen>();
   const byCopy = new Map<string, ConflictSeen>();
-  const judged = new Set<string>();
   for (const c of h.conflicts) {
     const sameCopy = byCopy.get(c.copyPath);
     if (sameCopy === undefined) byCopy.set(c.copyPath, c);
@@ -284,11 +284,10 @@ export function conflictFindings(h: History): Finding[] {
     // Same author and stamp: two derivatives of one edit (merges keep both); only the pre-merge
     // vectors, which the record does not keep, could tell them apart.
     const tie = c.winner.author === c.loser.author && compareHlc(c.winner.hlc, c.loser.hlc) === 0;
-    // Only a peer's first complete record of a copy names the pair's winner: later records of the
-    // same copy carry whatever version the path has moved on to since (it dominates the loser).
-    const first = !judged.has(`${c.peer}|${c.copyPath}`) && dominates(c.winner.vv, c.loser.vv);
-    if (first) judged.add(`${c.peer}|${c.copyPath}`);
-    if (first && !tie && expectedWinner(c.winner, c.loser) !== c.winner) {
+    // Only a record made while deciding on another peer's version names the pair's winner: the
+    // records a peer makes on its own (following the path as it moves on, or learning of the
+    // conflict from its copy) carry whatever version the path holds by then.
+    if (c.fromRemote && !tie && expectedWinner(c.winner, c.loser) !== c.winner) {
       out.push({
         invariant: 'deterministic-conflicts',
         message: `p${c.peer} chose ${describeVersion(c.winner)} over ${describeVersion(c.loser)} at ${c.path} (by its rule ${c.rule}); the rule picks the other`,
