@@ -19,7 +19,7 @@
 import type { SyncPath } from '../core/path.js';
 import { compare, dominates } from '../core/vv.js';
 import type { MessageId, PeerId } from '../core/ids.js';
-import type { FileVersion } from '../events/version.js';
+import { sameContent, type FileVersion } from '../events/version.js';
 import type { ConflictEntry } from '../projections/state.js';
 import { mergedWinner, needsCopy, pickWinner, pristineCopy, type Verdict } from './conflicts.js';
 import type { Decider } from './decider.js';
@@ -89,18 +89,24 @@ export function mergeAfterCopy(d: Decider, path: SyncPath): void {
  * be at the path; followWinner completes it); then merge and follow.
  */
 export function conflictsAfterCommit(d: Decider, path: SyncPath, version: FileVersion): void {
-  const found = pristineCopy(version);
-  if (found !== null && replaces(d.state.conflicts.get(path), found.path, found.loser)) {
-    // Nothing live at the path yet: the loser stands in as the winner until a version that
-    // supersedes it arrives there (followWinner).
-    const live = d.state.transfers.get(found.path)?.version ?? d.state.files.get(found.path)?.version;
-    const current = live === undefined || live.deleted ? found.loser : live;
-    const verdict = pickWinner(current, found.loser);
-    d.emit({ type: 'ConflictDetected', data: { path: found.path, winner: current, loser: found.loser, copyPath: path, rule: verdict.rule, from: d.self } });
-    followWinner(d, found.path);
-  }
+  recordFromCopy(d, path, version);
   mergeAfterCopy(d, path);
   followWinner(d, path);
+}
+
+function recordFromCopy(d: Decider, path: SyncPath, version: FileVersion): void {
+  const found = pristineCopy(version);
+  if (found === null || !replaces(d.state.conflicts.get(path), found.path, found.loser)) return;
+  const live = d.state.transfers.get(found.path)?.version ?? d.state.files.get(found.path)?.version;
+  // A file merely named like a copy (say, a copy renamed by its own author within the second)
+  // can share its vector with the version at the path; a real loser never does.
+  if (live !== undefined && compare(live.vv, found.loser.vv) === 'equal' && !sameContent(live, found.loser)) return;
+  // Nothing live at the path yet: the loser stands in as the winner until a version that
+  // supersedes it arrives there (followWinner).
+  const current = live === undefined || live.deleted ? found.loser : live;
+  const verdict = pickWinner(current, found.loser);
+  d.emit({ type: 'ConflictDetected', data: { path: found.path, winner: current, loser: found.loser, copyPath: path, rule: verdict.rule, from: d.self } });
+  followWinner(d, found.path);
 }
 
 /**
