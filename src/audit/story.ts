@@ -155,6 +155,7 @@ function acceptedWhy(v: FileVersion, from: PeerId, ctx: StepContext): string {
   if (theirs !== undefined) return `accepted: theirs was ${verdictText(b, theirs)}; fetching the settled winner {${formatVector(v.vv)}} from ${src}`;
   switch (compare(v.vv, b.vv)) {
     case 'after':
+      if (b.deleted && !v.deleted) return `accepted: newer than our delete ({${formatVector(b.vv)}} is in its vector), so the file comes back; fetching from ${src}`;
       return `accepted: newer than what we had ({${formatVector(b.vv)}} happened before it); fetching from ${src}`;
     case 'equal':
       return `${src} has the version we are fetching too: added as a source`;
