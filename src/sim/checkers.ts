@@ -264,9 +264,11 @@ export function conflictFindings(h: History): Finding[] {
   const byLoser = new Map<string, ConflictSeen>();
   const byCopy = new Map<string, ConflictSeen>();
   for (const c of h.conflicts) {
+    // One copy name for two losers is a loss only when neither loser superseded the other (a
+    // later edit by the same author, losing again within the same second, supersedes the first).
     const sameCopy = byCopy.get(c.copyPath);
     if (sameCopy === undefined) byCopy.set(c.copyPath, c);
-    else if (contentOf(sameCopy.loser) !== contentOf(c.loser) || sameCopy.loser.type !== c.loser.type) {
+    else if (compare(sameCopy.loser.vv, c.loser.vv) === 'concurrent' && (contentOf(sameCopy.loser) !== contentOf(c.loser) || sameCopy.loser.type !== c.loser.type)) {
       out.push({
         invariant: 'no-lost-write',
         message: `two different losers of ${c.path} share the copy name ${c.copyPath} (p${sameCopy.peer}: ${describeVersion(sameCopy.loser)}; p${c.peer}: ${describeVersion(c.loser)}): one copy replaces the other`,

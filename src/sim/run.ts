@@ -68,9 +68,9 @@ export interface SimResult {
 }
 
 export const defaultLivenessMsMax = 3 * 60 * 1000;
-/** Liveness gives up when nothing has progressed for this long (well past every engine timeout). */
-export const stallMs = 90 * 1000;
-export const defaultQuietMs = 30 * 1000;
+/** Liveness gives up when nothing has progressed for this long: past the engine's longest wait (a transfer backs off up to eight 5 s ticks, then a 10 s request timeout); passing seeds converge within ~15 s of healing. */
+export const stallMs = 60 * 1000;
+export const defaultQuietMs = 20 * 1000;
 const probeEveryMs = 250;
 /** Messages allowed per (peer x link) for every thing that happened (an edit, a link coming up, a restart). */
 const messagesPerPeerLinkPerThing = 64;
