@@ -43,12 +43,14 @@ import { Writer, type Sealed, type StoreAdapter, type StoreBatch } from './write
  */
 export const levelWriteBufferBytes = 32 * 1024 * 1024;
 /**
- * LevelDB's open-file budget, near its floor of 74. LevelDB memory-maps every
- * table it opens and unmaps it only when the table leaves its cache, so this
- * bounds the mapped pages a full scan leaves resident (about 2 MiB per table)
- * instead of letting the resident size grow with the log.
+ * LevelDB memory-maps every table it opens and unmaps it only when the table
+ * leaves its cache, so a full scan leaves the whole log resident unless the
+ * cache is small. These bound the mapped pages to about 64 tables of 1 MiB:
+ * LevelDB's floor of 74 open files (10 are its own) and tables half the
+ * default size.
  */
-export const levelOpenFilesMax = 80;
+export const levelOpenFilesMax = 74;
+export const levelTableBytesMax = 1024 * 1024;
 /** Bytes fetched per native iterator call during scans. */
 export const logReadAheadBytes = 1024 * 1024;
 /** Entries asked for per native iterator call. */
@@ -121,6 +123,7 @@ export class LevelEventLog implements EventLog {
       valueEncoding: 'utf8',
       writeBufferSize: levelWriteBufferBytes,
       maxOpenFiles: levelOpenFilesMax,
+      maxFileSize: levelTableBytesMax,
     });
     try {
       await db.open();
