@@ -24,7 +24,7 @@ import type { RecordedEvent } from '../events/types.js';
 import type { FileVersion } from '../events/version.js';
 import { evolve, initialState, type ConflictEntry, type State } from '../projections/state.js';
 import { statusView, type StatusRow } from '../projections/views.js';
-import { appendStep, stepsFor, type Route, type Step } from './story.js';
+import { appendStep, stepsFor, type Route, type Step, type StepContext } from './story.js';
 import { versionId, versionInfo, type VersionInfo } from './versions.js';
 
 export type Relation = 'current' | 'ancestor' | 'conflict loser' | 'concurrent' | 'newer (being fetched)' | 'other';
@@ -82,6 +82,7 @@ export class Explainer {
   private readonly state = initialState();
   private readonly steps: Step[] = [];
   private input: RecordedEvent | null = null;
+  private group: StepContext['group'] = { before: undefined, sources: null, local: undefined };
 
   constructor(
     readonly path: string,
@@ -89,10 +90,16 @@ export class Explainer {
   ) {}
 
   push(e: RecordedEvent): void {
-    if (!isDecision(e.type)) this.input = e;
     const before = currentAt(this.state, this.path);
+    if (!isDecision(e.type)) this.group = { before, sources: this.state.transfers.get(this.path)?.sources ?? null, local: undefined };
     evolve(this.state, e);
-    for (const step of stepsFor(e, { path: this.path, self: this.state.meta.self, before, after: this.state, input: this.input })) appendStep(this.steps, step);
+    if (!isDecision(e.type)) {
+      this.input = e;
+      const entry = this.state.files.get(this.path);
+      if (localEvents.has(e.type) && entry?.changedSeq === e.seq) this.group = { ...this.group, local: entry.version };
+    }
+    const ctx = { path: this.path, self: this.state.meta.self, before, after: this.state, input: this.input, group: this.group };
+    for (const step of stepsFor(e, ctx)) appendStep(this.steps, step);
   }
 
   result(): Explanation {

@@ -60,6 +60,8 @@ export interface StepContext {
   readonly after: State;
   /** The input event whose decisions these are (the event itself for an input). */
   readonly input: RecordedEvent | null;
+  /** Around that input: what was current at the path before it, and the version it made here (a local change). */
+  readonly group: { readonly before: FileVersion | undefined; readonly sources: readonly PeerId[] | null; readonly local: FileVersion | undefined };
 }
 
 const short = (p: string): string => p.slice(0, 8);
@@ -131,11 +133,29 @@ function messageSteps(e: RecordedEvent & { type: 'MessageReceived' }, ctx: StepC
   return out;
 }
 
-/** The version the input announced at the path, when it is concurrent with what we had. */
-function concurrentAnnounced(ctx: StepContext): FileVersion | undefined {
-  const b = ctx.before;
-  if (b === undefined || ctx.input?.type !== 'MessageReceived') return undefined;
-  return announcedAt(ctx.input.data.message, ctx.path).find((r) => compare(r.vv, b.vv) === 'concurrent');
+interface Pair {
+  readonly ours: FileVersion;
+  readonly theirs: FileVersion;
+  /** Who had theirs: the announcer, or the sources of the transfer a local change met. */
+  readonly sender: string;
+}
+
+/**
+ * The two concurrent versions the input brought together, if it did: a
+ * version announced against what we had, or a local change made while a
+ * transfer of another version was under way.
+ */
+function concurrentPair(ctx: StepContext): Pair | undefined {
+  const { before, sources, local } = ctx.group;
+  if (before === undefined || ctx.input === null) return undefined;
+  if (ctx.input.type === 'MessageReceived') {
+    const theirs = announcedAt(ctx.input.data.message, ctx.path).find((r) => compare(r.vv, before.vv) === 'concurrent');
+    return theirs === undefined ? undefined : { ours: before, theirs, sender: short(ctx.input.data.from) };
+  }
+  if (sources !== null && local !== undefined && compare(local.vv, before.vv) === 'concurrent') {
+    return { ours: local, theirs: before, sender: sources.length > 0 ? sources.map(short).join(', ') : 'the transfer' };
+  }
+  return undefined;
 }
 
 /** `ours` and `theirs` were concurrent: which won, by which rule. */
@@ -151,8 +171,8 @@ function acceptedWhy(v: FileVersion, from: PeerId, ctx: StepContext): string {
   if (from === ctx.self) return `accepted a version made here (resolve): ${describeVersion(v)}`;
   const b = ctx.before;
   if (b === undefined) return `accepted: the first version of this path we heard of; fetching it from ${src}`;
-  const theirs = concurrentAnnounced(ctx);
-  if (theirs !== undefined) return `accepted: theirs was ${verdictText(b, theirs)}; fetching the settled winner {${formatVector(v.vv)}} from ${src}`;
+  const pair = concurrentPair(ctx);
+  if (pair !== undefined) return `accepted: ${pair.sender}'s {${formatVector(pair.theirs.vv)}} was ${verdictText(pair.ours, pair.theirs)}; fetching the settled winner {${formatVector(v.vv)}} from ${src}`;
   switch (compare(v.vv, b.vv)) {
     case 'after':
       if (b.deleted && !v.deleted) return `accepted: newer than our delete ({${formatVector(b.vv)}} is in its vector), so the file comes back; fetching from ${src}`;
@@ -176,18 +196,19 @@ function decisionStep(e: RecordedEvent, ctx: StepContext): Step | null {
     case 'VersionSuperseded': {
       if (e.data.path !== ctx.path) return null;
       const b = ctx.before === undefined ? '' : ` ({${formatVector(ctx.before.vv)}})`;
-      const why = e.data.reason === 'older'
-        ? `ignored: older than what we have${b}`
-        : e.data.reason === 'equal' ? `ignored: the same version as ours${b}` : `dropped: it lost a conflict to the version we have${b}`;
+      const pair = concurrentPair(ctx);
+      const onDisk = ctx.after.files.get(ctx.path)?.version;
+      const lost = pair !== undefined
+        ? `dropped: ${pair.sender}'s {${formatVector(pair.theirs.vv)}} was ${verdictText(pair.ours, pair.theirs)}`
+        : `dropped: it lost a conflict to the version on disk${onDisk === undefined ? '' : ` ({${formatVector(onDisk.vv)}})`}`;
+      const why = e.data.reason === 'older' ? `ignored: older than what we have${b}` : e.data.reason === 'equal' ? `ignored: the same version as ours${b}` : lost;
       return withVersion({ ...base(e, `${why}; announced by ${short(e.data.from)}`), from: e.data.from, message: e.data.message }, e.data.version);
     }
     case 'VersionsMerged': {
       if (e.data.path !== ctx.path) return null;
-      const theirs = concurrentAnnounced(ctx);
-      const b = ctx.before;
-      const sender = ctx.input?.type === 'MessageReceived' ? ctx.input.data.from : e.data.from;
-      const why = theirs !== undefined && b !== undefined
-        ? `${short(sender)}'s version {${formatVector(theirs.vv)}} was ${verdictText(b, theirs)}`
+      const pair = concurrentPair(ctx);
+      const why = pair !== undefined
+        ? `${pair.sender}'s version {${formatVector(pair.theirs.vv)}} was ${verdictText(pair.ours, pair.theirs)}`
         : e.data.from === ctx.self ? 'here, after a conflict (the winner takes the loser\'s vector)' : `with ${short(e.data.from)}'s version`;
       return withVersion({ ...base(e, `vectors merged: ${why}; now {${formatVector(e.data.version.vv)}}`), from: e.data.from }, e.data.version);
     }

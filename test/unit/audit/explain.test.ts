@@ -11,7 +11,9 @@ import { conflictDetails, explain, explanationText, conflictsText, recordedState
 import { conflictsView } from '../../../src/projections/views.js';
 import type { RecordedEvent } from '../../../src/events/types.js';
 import { golden } from './golden.js';
-import { A, B, C, concurrentEdit, editAgainstDelete, logsOf, relayed, renamed, type Scenario } from './scenarios.js';
+import type { MessageId } from '../../../src/core/ids.js';
+import { TestNet } from '../engine/harness.js';
+import { A, B, C, concurrentEdit, editAgainstDelete, logsOf, recorded, relayed, renamed, type Scenario } from './scenarios.js';
 
 async function explainAll(s: Scenario, path = s.path): Promise<Record<string, Explanation>> {
   const logs = await logsOf(s);
@@ -87,6 +89,28 @@ describe('audit: explain', () => {
     const newB = news.b as Explanation;
     assert.ok(newB.steps.some((st) => st.cmd === 'IMOVED' && st.movedFrom === 'old.txt' && st.movedTo === 'new.txt'));
     assert.equal(newB.current?.author, A);
+  });
+
+  it('a local edit while another version is being fetched: the conflict names both and the rule', async () => {
+    const net = new TestNet(1);
+    const a = net.add(A, { create: true });
+    const b = net.add(B);
+    a.write('x.txt', 'made on A');
+    const version = a.state.files.get('x.txt')?.version;
+    assert.ok(version !== undefined);
+    // B hears of A's version but cannot fetch it (no link): the transfer stays under way.
+    b.handle({ kind: 'received', from: a.id, msg: { cmd: 'IHAVE', id: '00000000-0000-4000-8000-00000000a001' as MessageId, files: [version], upTo: 9 } });
+    assert.equal(b.state.transfers.get('x.txt')?.state, 'downloading');
+    const during = explain(await recorded(b.log), 'x.txt');
+    assert.equal(during.status?.state, 'waiting for a source');
+    assert.ok(during.notInSync.some((r) => r.startsWith('downloading: 0 of')));
+    assert.ok(during.notInSync.some((r) => r.includes('waiting for a peer') && r.includes('aaaaaaaa')));
+    net.advance(1000);
+    b.write('x.txt', 'made on B meanwhile');
+    const x = explain(await recorded(b.log), 'x.txt');
+    const decided = x.steps.filter((st) => st.seq > (during.head ?? 0) && st.what.includes('was concurrent with ours'));
+    assert.ok(decided.length > 0, x.steps.map((st) => st.what).join('\n'));
+    assert.ok(decided.every((st) => st.what.includes("aaaaaaaa's") && st.what.includes('later-hlc')));
   });
 
   it('a path nobody mentioned: unknown, with the reason', async () => {
