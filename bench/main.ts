@@ -11,6 +11,7 @@ export interface Bench {
 
 const benches: Record<string, () => Promise<Bench>> = {
   log: () => import('./log.js'),
+  sync: () => import('./sync.js'),
   sim: () => import('./sim.js'),
 };
 
