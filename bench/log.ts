@@ -41,7 +41,7 @@ export function parse(args: readonly string[]): Options {
     args: [...args],
     options: {
       events: { type: 'string', default: '1000000' },
-      inflight: { type: 'string', default: '4096' },
+      inflight: { type: 'string', default: '1024' },
       paths: { type: 'string', default: '20000' },
       peers: { type: 'string', default: '8' },
       seed: { type: 'string', default: '1' },

@@ -7,9 +7,13 @@
  * scans through iterators that are always closed, on early exit too.
  *
  * Reads see committed batches only (an iterator reads from an implicit
- * snapshot taken when it opens). Scans fetch up to `logReadAheadBytes` per
- * native call: classic-level's default of 16 KiB would cost a thread-pool round
- * trip every few dozen records.
+ * snapshot taken when it opens; verify and loadState take one explicit
+ * snapshot for everything they read). Scans fetch up to `logReadAheadBytes`
+ * per native call: classic-level's default of 16 KiB would cost a thread-pool
+ * round trip every few dozen records.
+ *
+ * The tuning constants below are this adapter's, not protocol limits, so they
+ * live here rather than in core/constants.ts.
  */
 import { ClassicLevel, type ChainedBatch, type Snapshot } from 'classic-level';
 import { PloppyError } from '../core/errors.js';
@@ -24,12 +28,12 @@ import {
   logEnd,
   logKey,
   logStart,
-  writeLogKey,
   projectionEnd,
   projectionKey,
   projectionStart,
   seqOfLogKey,
   stateKeyOf,
+  writeLogKey,
   type HeadRecord,
 } from './encoding.js';
 import type { EventLog, ReadOptions } from './event-log.js';
@@ -58,6 +62,9 @@ export const logReadBatchEntries = 1000;
 
 type Db = ClassicLevel<Buffer, string>;
 
+/** The key buffer every record passes through on its way into a native batch. */
+const recordKey = logKey(0);
+
 /** classic-level's own entry point behind ChainedBatch.put: no validation, encoding, hooks or events. */
 interface NativePut {
   _put(key: Buffer, value: Buffer): void;
@@ -73,8 +80,6 @@ interface NativePut {
  * bytes, and this database has no hooks or listeners. The head record, put
  * publicly at commit, is what makes the batch non-empty for write().
  */
-const recordKey = logKey(0);
-
 class LevelBatch implements StoreBatch {
   private readonly native: NativePut;
 
