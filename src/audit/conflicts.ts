@@ -47,8 +47,11 @@ export interface ConflictDetail extends ConflictEntry {
   readonly loserInfo: VersionInfo;
   /** Every concurrent version, the loser first. */
   readonly versions: readonly ConflictVersion[];
-  /** Every ConflictDetected recorded for this copy path (the winner follows the path). */
-  readonly detections: readonly { readonly seq: number; readonly from: PeerId; readonly rule: ConflictRule; readonly winner: VersionInfo }[];
+  /**
+   * The events that recorded or changed this conflict here: each ConflictDetected for the copy path (the
+   * decision), and any other event that opened it in the conflicts projection (its copy committed here).
+   */
+  readonly detections: readonly { readonly seq: number; readonly type: RecordedEvent['type']; readonly from: PeerId | null; readonly rule: ConflictRule; readonly winner: VersionInfo }[];
 }
 
 interface Seen {
@@ -73,7 +76,10 @@ export class ConflictCollector {
   }
 
   push(e: RecordedEvent): void {
+    const before = new Map<string, ConflictEntry | undefined>();
+    for (const c of this.conflicts) before.set(c.copyPath, this.state.conflicts.get(c.copyPath));
     evolve(this.state, e);
+    if (e.type !== 'ConflictDetected') this.noteOpened(e, before);
     for (const [path, version, producer] of this.versionsIn(e)) {
       if (!this.paths.has(path)) continue;
       const byId = this.seen.get(path) ?? new Map<string, Seen>();
@@ -83,10 +89,22 @@ export class ConflictCollector {
       byId.set(id, s);
       s.producedBy.push(producer);
     }
-    if (e.type === 'ConflictDetected') {
-      const list = this.detections.get(e.data.copyPath) ?? [];
-      list.push({ seq: e.seq, from: e.data.from, rule: e.data.rule, winner: versionInfo(e.data.winner) });
-      this.detections.set(e.data.copyPath, list);
+    if (e.type === 'ConflictDetected') this.detected(e.data.copyPath, { seq: e.seq, type: e.type, from: e.data.from, rule: e.data.rule, winner: versionInfo(e.data.winner) });
+  }
+
+  private detected(copyPath: string, d: ConflictDetail['detections'][number]): void {
+    const list = this.detections.get(copyPath) ?? [];
+    list.push(d);
+    this.detections.set(copyPath, list);
+  }
+
+  /** A conflict the projection opened (or gave a new loser) at an event other than ConflictDetected. */
+  private noteOpened(e: RecordedEvent, before: ReadonlyMap<string, ConflictEntry | undefined>): void {
+    for (const [copyPath, old] of before) {
+      const now = this.state.conflicts.get(copyPath);
+      if (now === undefined || (old !== undefined && versionId(old.loser) === versionId(now.loser))) continue;
+      const from = e.type === 'MessageReceived' ? e.data.from : null;
+      this.detected(copyPath, { seq: e.seq, type: e.type, from, rule: now.rule, winner: versionInfo(now.winner) });
     }
   }
 

@@ -24,7 +24,7 @@ import type { RecordedEvent } from '../events/types.js';
 import type { FileVersion } from '../events/version.js';
 import { evolve, initialState, type ConflictEntry, type State } from '../projections/state.js';
 import { statusView, type StatusRow } from '../projections/views.js';
-import { appendStep, stepsFor, type Route, type Step, type StepContext } from './story.js';
+import { appendStep, conflictSteps, conflictsAbout, stepsFor, type Route, type Step, type StepContext } from './story.js';
 import { versionId, versionInfo, type VersionInfo } from './versions.js';
 
 export type Relation = 'current' | 'ancestor' | 'conflict loser' | 'concurrent' | 'newer (being fetched)' | 'other';
@@ -91,6 +91,7 @@ export class Explainer {
 
   push(e: RecordedEvent): void {
     const before = currentAt(this.state, this.path);
+    const conflictsBefore = conflictsAbout(this.state, this.path);
     if (!isDecision(e.type)) this.group = { before, sources: this.state.transfers.get(this.path)?.sources ?? null, local: undefined };
     evolve(this.state, e);
     if (!isDecision(e.type)) {
@@ -99,7 +100,7 @@ export class Explainer {
       if (localEvents.has(e.type) && entry?.changedSeq === e.seq) this.group = { ...this.group, local: entry.version };
     }
     const ctx = { path: this.path, self: this.state.meta.self, before, after: this.state, input: this.input, group: this.group };
-    for (const step of stepsFor(e, ctx)) appendStep(this.steps, step);
+    for (const step of [...stepsFor(e, ctx), ...conflictSteps(e, this.path, conflictsBefore, this.state)]) appendStep(this.steps, step);
   }
 
   result(): Explanation {

@@ -15,8 +15,8 @@ import { compare } from '../core/vv.js';
 import type { LoggedMessage } from '../events/messages.js';
 import type { ConflictRule, RecordedEvent } from '../events/types.js';
 import { sameContent, type FileVersion } from '../events/version.js';
-import { pickWinner } from '../engine/conflicts.js';
-import type { State } from '../projections/state.js';
+import { pickWinner } from '../engine/index.js';
+import type { ConflictEntry, State } from '../projections/state.js';
 import { describeVersion, formatVector, versionId, versionInfo, type VersionInfo } from './versions.js';
 
 /** How a remote version reached us, as far as this peer's log can tell. */
@@ -268,6 +268,38 @@ function outcomeStep(e: RecordedEvent, ctx: StepContext): Step | null {
     default:
       return null;
   }
+}
+
+/**
+ * Conflicts entries about the path that event `e` opened, changed or closed
+ * without being a ConflictDetected/ConflictResolved itself: the conflicts
+ * projection follows the files (a pristine conflict copy committed here opens
+ * its conflict; one deleted or edited closes it), so a peer may learn of a
+ * conflict from its copy alone.
+ */
+export function conflictSteps(e: RecordedEvent, path: string, before: ReadonlyMap<string, ConflictEntry>, after: State): Step[] {
+  if (e.type === 'ConflictDetected' || e.type === 'ConflictResolved') return [];
+  const out: Step[] = [];
+  for (const c of after.conflicts.values()) {
+    if (c.path !== path && c.copyPath !== path) continue;
+    const old = before.get(c.copyPath);
+    if (old !== undefined && versionId(old.loser) === versionId(c.loser)) continue;
+    const text = versionId(c.winner) === versionId(c.loser)
+      ? `conflict recorded from its copy ${c.copyPath} now here: it keeps the losing version ${describeVersion(c.loser)}; the winner has not reached this path yet`
+      : `conflict recorded from its copy ${c.copyPath} now here: ${describeVersion(c.loser)} lost to ${describeVersion(c.winner)}; ${ruleText(c.rule)} (${c.rule})`;
+    out.push(withVersion({ ...base(e, text), rule: c.rule, copyPath: c.copyPath }, c.path === path ? c.winner : { ...c.loser, path: c.copyPath }));
+  }
+  for (const c of before.values()) {
+    if (!after.conflicts.has(c.copyPath)) out.push({ ...base(e, `conflict of ${c.path} over: its copy ${c.copyPath} was removed, edited or adopted`), copyPath: c.copyPath });
+  }
+  return out;
+}
+
+/** The conflicts entries that concern `path` (as the conflict's path or its copy). */
+export function conflictsAbout(s: State, path: string): Map<string, ConflictEntry> {
+  const out = new Map<string, ConflictEntry>();
+  for (const c of s.conflicts.values()) if (c.path === path || c.copyPath === path) out.set(c.copyPath, c);
+  return out;
 }
 
 /** What event `e` means for the path (several steps for a message announcing several versions). */
