@@ -19,13 +19,14 @@ const changedOnDisk = (r: EffectResult): boolean => !r.ok && /changed on disk/i.
 
 /**
  * A commit at `path` waits while local copies read from it, while another
- * commit there is out, and while a conflict there still waits for its copy
+ * commit there is out, and while a conflict copy of it is still being made
  * (the loser must be kept first).
  */
 export function held(call: Call, path: SyncPath): boolean {
-  if (call.vol.plans.pendingReads.has(path) || call.vol.plans.committing.has(path)) return true;
-  for (const c of call.state.conflicts.values()) {
-    if (c.path === path && c.copyPath !== path && call.state.transfers.has(c.copyPath) && copyInReach(call, c.copyPath)) return true;
+  const plans = call.vol.plans;
+  if (plans.pendingReads.has(path) || plans.committing.has(path)) return true;
+  for (const copyPath of plans.copiesFor.get(path) ?? []) {
+    if (call.state.transfers.has(copyPath) && copyInReach(call, copyPath)) return true;
   }
   return false;
 }

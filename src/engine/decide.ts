@@ -11,14 +11,13 @@
  */
 import { assert } from '../core/assert.js';
 import type { MessageId, PeerId } from '../core/ids.js';
-import type { SyncPath } from '../core/path.js';
 import type { LoggedMessage } from '../events/messages.js';
 import type { EnvelopedEvent, Event, EventType } from '../events/types.js';
 import type { State } from '../projections/state.js';
 import type { Decider } from './decider.js';
 import { decideCantSee, decideLearned, decideLinkLost } from './peers.js';
 import { decideResolve } from './resolve.js';
-import { abandonCopy, conflictsAfterCommit, followWinner } from './conflict-records.js';
+import { abandonCopy, mergeAfterCopy } from './conflict-records.js';
 import { reconcile, reconcileLocal, reconcileNotEmpty } from './versions.js';
 
 export const decisionTypes: ReadonlySet<EventType> = new Set<EventType>([
@@ -31,18 +30,14 @@ export const isDecision = (type: EventType): boolean => decisionTypes.has(type);
 export function decide(state: State, input: EnvelopedEvent, emit: (e: Event) => void): void {
   if (isDecision(input.type)) return;
   const self = state.meta.self ?? input.peer;
-  const merged: SyncPath[] = [];
   const d: Decider = {
     state, self, input,
     emit: (e) => {
       assert(isDecision(e.type), `decide emitted a non-decision ${e.type}`);
       emit(e);
-      if (e.type === 'VersionsMerged') merged.push(e.data.path);
     },
   };
   decideInput(d, input);
-  // A merge changed what is at these paths: open conflicts there follow it.
-  for (const path of merged) followWinner(d, path);
 }
 
 function decideInput(d: Decider, input: EnvelopedEvent): void {
@@ -52,14 +47,12 @@ function decideInput(d: Decider, input: EnvelopedEvent): void {
       return decideMessage(d, input.data.from, input.data.message);
     case 'LocalFileChanged':
     case 'LocalFileDeleted':
-      reconcileLocal(d, input.data.path, eventId);
-      return followWinner(d, input.data.path);
+      return reconcileLocal(d, input.data.path, eventId);
     case 'LocalFileMoved':
       reconcileLocal(d, input.data.from, eventId);
-      reconcileLocal(d, input.data.to, eventId);
-      return followWinner(d, input.data.to);
+      return reconcileLocal(d, input.data.to, eventId);
     case 'FileCommitted':
-      return conflictsAfterCommit(d, input.data.path, input.data.version);
+      return mergeAfterCopy(d, input.data.path);
     case 'TransferFailed':
       if (input.data.code === 'DIR_NOT_EMPTY') reconcileNotEmpty(d, input.data.path, eventId);
       if (input.data.code === 'BLOCK_UNAVAILABLE') abandonCopy(d, input.data.path);

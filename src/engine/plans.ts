@@ -18,6 +18,7 @@ import type { BlockHash, PeerId } from '../core/ids.js';
 import type { SyncPath } from '../core/path.js';
 import type { MessageOf } from '../events/messages.js';
 import type { FileVersion } from '../events/version.js';
+import { pristineCopy } from './conflicts.js';
 
 export type PlanPhase = 'blocks' | 'ready' | 'committing' | 'moving' | 'failed';
 
@@ -76,6 +77,28 @@ export class Plans {
   readonly committing = new Set<SyncPath>();
   /** IMOVED messages received this call, to try as local renames. */
   readonly moveHints: MessageOf<'IMOVED'>[] = [];
+  /** A conflict's path -> the copy paths of it still being fetched: a commit at the path waits for them. */
+  readonly copiesFor = new Map<SyncPath, Set<SyncPath>>();
+  private readonly copyOf = new Map<SyncPath, SyncPath>();
+
+  /** The transfer at `path` is now `target` (or none): keep `copiesFor` in step. */
+  noteTarget(path: SyncPath, target: FileVersion | undefined): void {
+    const conflictPath = target === undefined ? undefined : pristineCopy(target)?.path;
+    const before = this.copyOf.get(path);
+    if (before === conflictPath) return;
+    if (before !== undefined) {
+      const copies = this.copiesFor.get(before);
+      copies?.delete(path);
+      if (copies?.size === 0) this.copiesFor.delete(before);
+      this.copyOf.delete(path);
+    }
+    if (conflictPath !== undefined) {
+      this.copyOf.set(path, conflictPath);
+      let copies = this.copiesFor.get(conflictPath);
+      if (copies === undefined) this.copiesFor.set(conflictPath, (copies = new Set()));
+      copies.add(path);
+    }
+  }
 
   want(plan: Plan, hash: BlockHash): void {
     let paths = this.wanted.get(hash);

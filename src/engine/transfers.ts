@@ -46,6 +46,7 @@ export function expectAt(s: State, path: SyncPath): FileVersion | null {
 export function syncPlan(call: Call, path: SyncPath): void {
   const plans = call.vol.plans;
   const t = call.state.transfers.get(path);
+  plans.noteTarget(path, t?.version);
   const plan = plans.byPath.get(path);
   if (plan !== undefined && t !== undefined && plan.key === versionKey(t.version)) return;
   if (plan !== undefined) cancelPlan(call, plan);

@@ -26,6 +26,7 @@ import type { PeerId } from '../core/ids.js';
 import { dominates, increment, merge } from '../core/vv.js';
 import type { SyncPath } from '../core/path.js';
 import type { ConflictRule, EnvelopedEvent, LocalObservation } from '../events/types.js';
+import { pickWinner, pristineCopy } from './conflict-rules.js';
 import type { FileVersion } from '../events/version.js';
 
 export interface FileEntry {
@@ -295,14 +296,58 @@ function advanceCursor(cursor: number, since: number, upTo: number): number {
 
 // ------------------------------------------------------------------ conflicts
 
+/**
+ * The conflicts projection is derived from the files projection, so that peers
+ * whose files agree list the same conflicts (DESIGN.md invariant 1), however
+ * and whenever each learned of them: there is an entry for every live,
+ * pristine conflict copy (pristineCopy: named after its own stamp and author),
+ * with the loser = the copy's version and the winner = the version now at the
+ * conflict's path (the loser stands in while nothing is there). A copy that is
+ * deleted, edited or adopted (`resolve --keep both`) ends its entry;
+ * ConflictResolved ends it at once, ahead of the copy's tombstone.
+ * ConflictDetected is the record of the decision (for audits and checkers)
+ * and changes nothing here.
+ */
 function evolveConflicts(s: State, e: EnvelopedEvent): void {
-  if (e.type === 'ConflictDetected') {
-    const { path, copyPath, winner, loser, rule } = e.data;
-    s.conflicts.set(copyPath, { path, copyPath, winner, loser, rule, detectedSeq: e.seq });
-    s.dirty.add(projectionPrefixes.conflicts + copyPath);
-  } else if (e.type === 'ConflictResolved') {
-    if (s.conflicts.delete(e.data.copyPath)) s.dirty.add(projectionPrefixes.conflicts + e.data.copyPath);
+  switch (e.type) {
+    case 'ConflictResolved':
+      if (s.conflicts.delete(e.data.copyPath)) s.dirty.add(projectionPrefixes.conflicts + e.data.copyPath);
+      return;
+    case 'LocalFileChanged': case 'LocalFileDeleted': case 'FileCommitted': case 'VersionsMerged':
+      return filesChangedAt(s, e.data.path, e.seq);
+    case 'LocalFileMoved':
+      filesChangedAt(s, e.data.from, e.seq);
+      return filesChangedAt(s, e.data.to, e.seq);
+    case 'NetworkCreated': case 'NetworkJoined': case 'NetworkLeft': case 'ResolveRequested': case 'ScanFinished':
+    case 'MessageReceived': case 'PeerConnected': case 'PeerDisconnected': case 'PeerLearned': case 'PeerLost':
+    case 'BlockVerified': case 'BlockRejected': case 'TransferFailed': case 'TimerFired': case 'VersionAccepted':
+    case 'VersionSuperseded': case 'ConflictDetected':
+      return;
+    default:
+      unreachable(e);
   }
+}
+
+/** The files entry at `path` may have changed in event `seq`: it may be a copy, or a conflict's path. */
+function filesChangedAt(s: State, path: SyncPath, seq: number): void {
+  const entry = s.files.get(path);
+  if (entry === undefined || entry.changedSeq !== seq) return;
+  const found = pristineCopy(entry.version);
+  const existing = s.conflicts.get(path);
+  if (found !== null) {
+    const sameLoser = existing !== undefined && sameVector(existing.loser, found.loser) && sameStamp(existing.loser, found.loser);
+    setConflict(s, found.path, path, found.loser, sameLoser ? existing.detectedSeq : seq);
+  } else if (existing !== undefined) {
+    s.conflicts.delete(path);
+    s.dirty.add(projectionPrefixes.conflicts + path);
+  }
+  for (const c of s.conflicts.values()) if (c.path === path) setConflict(s, c.path, c.copyPath, c.loser, c.detectedSeq);
+}
+
+function setConflict(s: State, path: SyncPath, copyPath: SyncPath, loser: FileVersion, detectedSeq: number): void {
+  const winner = s.files.get(path)?.version ?? loser;
+  s.conflicts.set(copyPath, { path, copyPath, winner, loser, rule: pickWinner(winner, loser).rule, detectedSeq });
+  s.dirty.add(projectionPrefixes.conflicts + copyPath);
 }
 
 // ------------------------------------------------------------------ transfers

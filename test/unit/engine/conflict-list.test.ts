@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { State } from '../../../src/projections/state.js';
+import { TestNet, type TestNode } from './harness.js';
+
+const A = 'aaaaaaaaaaaaaaaa';
+const B = 'bbbbbbbbbbbbbbbb';
+const C = 'cccccccccccccccc';
+
+/** What a peer lists, as the simulator compares it: copy, path, winner's and loser's vectors. */
+const listed = (s: State): string[] =>
+  [...s.conflicts.values()].map((c) => `${c.copyPath} <- ${c.path} winner ${JSON.stringify(c.winner.vv)} loser ${JSON.stringify(c.loser.vv)}`).sort();
+
+/** A and B edit f.txt while apart and meet again; C hears of everything only through B, later. */
+function conflictSeenLate() {
+  const net = new TestNet(3);
+  const a = net.add(A, { create: true });
+  const b = net.add(B);
+  const c = net.add(C);
+  net.connect(a, b);
+  a.write('f.txt', 'base');
+  net.run();
+  net.cut(a.id, b.id);
+  a.write('f.txt', 'edit by a');
+  net.nowMs += 1000;
+  b.write('f.txt', 'edit by b');
+  net.connect(a, b);
+  net.run();
+  net.advance(30_000);
+  net.connect(b, c);
+  net.run();
+  net.advance(30_000);
+  return { net, a, b, c };
+}
+
+function sameLists(peers: readonly TestNode[]): void {
+  for (const peer of peers.slice(1)) {
+    assert.deepEqual(peer.tree(), peers[0]?.tree());
+    assert.deepEqual(listed(peer.state), listed(peers[0]?.state as State), `${peer.id.slice(0, 1)} lists what ${peers[0]?.id.slice(0, 1)} lists`);
+  }
+}
+
+describe('engine: the conflict list is the same on every peer whose files agree', () => {
+  it('a peer that only received the copy lists the conflict as the peers that decided it', () => {
+    const { a, b, c } = conflictSeenLate();
+    assert.equal(a.state.conflicts.size, 1);
+    assert.ok(!c.log.some((e) => e.type === 'ConflictDetected' && e.data.from !== c.id), 'C never decided the conflict itself');
+    sameLists([a, b, c]);
+  });
+
+  it('the winner listed follows the path when it is edited, then deleted', () => {
+    const { net, a, b, c } = conflictSeenLate();
+    c.write('f.txt', 'edit by c, after the conflict');
+    net.run();
+    net.advance(30_000);
+    sameLists([a, b, c]);
+    a.remove('f.txt');
+    net.run();
+    net.advance(30_000);
+    assert.equal(a.state.conflicts.size, 1, 'the copy is still there, so the conflict is still open');
+    assert.equal([...a.state.conflicts.values()][0]?.winner.deleted, true);
+    sameLists([a, b, c]);
+  });
+
+  it('resolving removes the entry everywhere', () => {
+    const { net, a, b, c } = conflictSeenLate();
+    c.handle({ kind: 'command', command: { kind: 'resolve', path: 'f.txt' as never, keep: 'winner' } });
+    assert.equal(c.state.conflicts.size, 0, 'at once on the peer that resolved');
+    net.run();
+    net.advance(30_000);
+    for (const peer of [a, b, c]) assert.equal(peer.state.conflicts.size, 0);
+    sameLists([a, b, c]);
+  });
+});
