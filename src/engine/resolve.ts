@@ -16,10 +16,10 @@
  */
 import type { MessageId } from '../core/ids.js';
 import type { SyncPath } from '../core/path.js';
-import { emptyVector, increment, merge } from '../core/vv.js';
+import { emptyVector, merge } from '../core/vv.js';
 import type { EventOf } from '../events/types.js';
 import type { FileVersion } from '../events/version.js';
-import { tombstoneOf, type ConflictEntry, type State } from '../projections/state.js';
+import { ownVector, tombstoneOf, type ConflictEntry, type State } from '../projections/state.js';
 import type { Decider } from './decider.js';
 
 /** The conflict `path` names: by copy path, else the latest detected at that path. */
@@ -48,9 +48,9 @@ const currentAt = (s: State, path: string): FileVersion | undefined => s.transfe
 
 function restoreLoser(d: Decider, c: ConflictEntry): void {
   const base = currentAt(d.state, c.path);
-  const vv = increment(merge(base?.vv ?? emptyVector, c.loser.vv), d.self);
+  const vv = ownVector(d.state, c.path, merge(base?.vv ?? emptyVector, c.loser.vv), d.self);
   const version: FileVersion = c.loser.deleted
-    ? { ...(base === undefined ? c.loser : tombstoneOf(base, d.self, d.input.hlc)), path: c.path, vv }
+    ? { ...(base === undefined ? c.loser : tombstoneOf(d.state, base, d.self, d.input.hlc)), path: c.path, vv }
     : { ...c.loser, path: c.path, vv, hlc: d.input.hlc, author: d.self };
   d.emit({ type: 'VersionAccepted', data: { path: c.path, version, from: d.self, message: message(d) } });
 }
@@ -63,13 +63,13 @@ function restoreLoser(d: Decider, c: ConflictEntry): void {
 function adoptCopy(d: Decider, copyPath: SyncPath): void {
   const f = d.state.files.get(copyPath)?.version;
   if (f === undefined || f.deleted || d.state.transfers.has(copyPath)) return;
-  const version = { ...f, vv: increment(f.vv, d.self), hlc: d.input.hlc, author: d.self };
+  const version = { ...f, vv: ownVector(d.state, copyPath, f.vv, d.self), hlc: d.input.hlc, author: d.self };
   d.emit({ type: 'VersionsMerged', data: { path: copyPath, version, from: d.self } });
 }
 
 function dropCopy(d: Decider, copyPath: SyncPath): void {
   const copy = currentAt(d.state, copyPath);
   if (copy === undefined || copy.deleted) return;
-  const version = tombstoneOf(copy, d.self, d.input.hlc);
+  const version = tombstoneOf(d.state, copy, d.self, d.input.hlc);
   d.emit({ type: 'VersionAccepted', data: { path: copyPath, version, from: d.self, message: message(d) } });
 }

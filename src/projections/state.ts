@@ -23,7 +23,7 @@
 import { unreachable } from '../core/assert.js';
 import type { Hlc } from '../core/hlc.js';
 import type { PeerId } from '../core/ids.js';
-import { dominates, increment, merge } from '../core/vv.js';
+import { dominates, merge, normalise, type VersionVector } from '../core/vv.js';
 import type { SyncPath } from '../core/path.js';
 import type { ConflictRule, EnvelopedEvent, LocalObservation } from '../events/types.js';
 import { pickWinner, pristineCopy } from './conflict-rules.js';
@@ -152,7 +152,7 @@ function observedVersion(s: State, obs: LocalObservation, e: EnvelopedEvent): Fi
   const base = {
     path: obs.path, type: obs.type, mode: obs.mode, size: obs.size, mtimeMs: obs.mtimeMs,
     blockSizeBytes: obs.blockSizeBytes, blocks: obs.blocks, deleted: false,
-    vv: increment(current?.vv ?? {}, self), hlc: e.hlc, author: self,
+    vv: ownVector(s, obs.path, current?.vv ?? {}, self), hlc: e.hlc, author: self,
   };
   return obs.target === undefined ? base : { ...base, target: obs.target };
 }
@@ -161,12 +161,25 @@ const sameObservation = (v: FileVersion, o: LocalObservation): boolean =>
   v.type === o.type && v.mode === o.mode && v.size === o.size && (v.target ?? '') === (o.target ?? '') &&
   v.blocks.length === o.blocks.length && v.blocks.every((b, i) => b === o.blocks[i]);
 
+/**
+ * The vector of a version `self` makes at `path` on top of `base`: base with
+ * our counter above every one we have used at that path. Settling a conflict
+ * while a transfer is under way mints a counter of ours into the transfer's
+ * target, which the files entry does not carry: a local edit that reused it
+ * would share a vector with that target, or look dominated by it and be
+ * overwritten when it lands.
+ */
+export function ownVector(s: State, path: SyncPath, base: VersionVector, self: PeerId): VersionVector {
+  const used = Math.max(base[self] ?? 0, s.files.get(path)?.version.vv[self] ?? 0, s.transfers.get(path)?.version.vv[self] ?? 0);
+  return normalise({ ...base, [self]: used + 1 });
+}
+
 /** The tombstone `self` writes over `current` (a local delete, or `resolve` dropping a copy). */
-export function tombstoneOf(current: FileVersion, self: PeerId, hlc: Hlc): FileVersion {
+export function tombstoneOf(s: State, current: FileVersion, self: PeerId, hlc: Hlc): FileVersion {
   return {
     path: current.path, type: current.type, mode: current.mode, size: 0, mtimeMs: current.mtimeMs,
     blockSizeBytes: current.blockSizeBytes, blocks: [], deleted: true,
-    vv: increment(current.vv, self), hlc, author: self,
+    vv: ownVector(s, current.path, current.vv, self), hlc, author: self,
   };
 }
 
@@ -180,15 +193,15 @@ function evolveFiles(s: State, e: EnvelopedEvent): void {
     }
     case 'LocalFileDeleted': {
       const current = s.files.get(e.data.path)?.version;
-      if (current !== undefined && !current.deleted) setFile(s, tombstoneOf(current, self, e.hlc), e.seq);
+      if (current !== undefined && !current.deleted) setFile(s, tombstoneOf(s, current, self, e.hlc), e.seq);
       return;
     }
     case 'LocalFileMoved': {
       const from = s.files.get(e.data.from)?.version;
       if (from === undefined || from.deleted) return;
       const to = s.files.get(e.data.to)?.version;
-      setFile(s, tombstoneOf(from, self, e.hlc), e.seq);
-      setFile(s, { ...from, path: e.data.to, vv: increment(to?.vv ?? {}, self), hlc: e.hlc, author: self }, e.seq);
+      setFile(s, tombstoneOf(s, from, self, e.hlc), e.seq);
+      setFile(s, { ...from, path: e.data.to, vv: ownVector(s, e.data.to, to?.vv ?? {}, self), hlc: e.hlc, author: self }, e.seq);
       return;
     }
     case 'FileCommitted':
