@@ -15,9 +15,12 @@ import { Explainer, type ExplainOptions, type Explanation } from './explain.js';
 import { exportLine, projectionHash } from './ndjson.js';
 import { evolve, initialState } from '../projections/state.js';
 
+/** The path `explain` was given, checked (PATH_INVALID for anything that is not a path inside the folder). */
+export const explainedPath = (path: string): string => checkPath(path.replace(/\/+$/, ''));
+
 /** `explain PATH [--as-of POINT]`. */
 export async function explainFromLog(log: EventLog, path: string, asOf: string | undefined, options: ExplainOptions = {}): Promise<Explanation> {
-  const explainer = new Explainer(checkPath(path.replace(/\/+$/, '')), options);
+  const explainer = new Explainer(explainedPath(path), options);
   const bound: Bound | undefined = parseBound(asOf, '--as-of');
   for await (const e of log.read(bound !== undefined && 'seq' in bound ? { until: bound.seq } : {})) {
     if (bound !== undefined && pastBound(e, bound)) break;

@@ -3,7 +3,7 @@
  * reading the engine's projections (or a rebuild of a prefix of the log for
  * `--as-of`) and returning plain JSON.
  */
-import { conflictsFromLog, diffFromLog, directPeers, explainFromLog, exportFromLog, foldUntil } from '../audit/index.js';
+import { conflictsFromLog, diffFromLog, directPeers, explainedPath, explainFromLog, exportFromLog, foldUntil } from '../audit/index.js';
 import { PloppyError } from '../core/errors.js';
 import { ignoredPath } from '../audit/ignored.js';
 import { checkPath } from '../core/path.js';
@@ -80,7 +80,7 @@ export function controlHandler(daemon: Daemon): ControlHandler {
 }
 
 async function explain(daemon: Daemon, request: ControlRequest) {
-  const path = text(request, 'path') ?? '';
+  const path = explainedPath(text(request, 'path') ?? '');
   const asOf = text(request, 'asOf');
   const ignored = await ignoredPath(daemon.config.dir, path);
   await daemon.whenIdle();

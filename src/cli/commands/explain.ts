@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { explainFromLog, explanationText, ignoredPath, timelineHtml, timelineSvg, type Explanation } from '../../audit/index.js';
+import { explainedPath, explainFromLog, explanationText, ignoredPath, timelineHtml, timelineSvg, type Explanation } from '../../audit/index.js';
 import { isPloppyError } from '../../core/errors.js';
 import { callControl } from '../../daemon/control.js';
 import { readConfig } from '../../daemon/config.js';
@@ -49,7 +49,7 @@ const module_: CommandModule<object, Args> = {
     const asOf = argv['as-of'];
     const x = await withLogOrDaemon<Explanation>(
       paths,
-      async (log) => explainFromLog(log, argv.path, asOf, { connected: new Set(), ignored: await ignoredPath(readConfig(paths).dir, argv.path) }),
+      async (log) => explainFromLog(log, argv.path, asOf, { connected: new Set(), ignored: await ignoredPath(readConfig(paths).dir, explainedPath(argv.path)) }),
       async () => (await callControl(paths.socket, { op: 'explain', path: argv.path, asOf })) as Explanation,
     );
     if (argv.svg !== undefined) writeFileSync(argv.svg, timelineSvg(x));
