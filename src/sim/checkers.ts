@@ -262,18 +262,7 @@ export function expectedWinner(a: FileVersion, b: FileVersion): FileVersion {
 export function conflictFindings(h: History): Finding[] {
   const out: Finding[] = [];
   const byLoser = new Map<string, ConflictSeen>();
-  const byCopy = new Map<string, ConflictSeen>();
   for (const c of h.conflicts) {
-    // One copy name for two losers is a loss only when neither loser superseded the other (a
-    // later edit by the same author, losing again within the same second, supersedes the first).
-    const sameCopy = byCopy.get(c.copyPath);
-    if (sameCopy === undefined) byCopy.set(c.copyPath, c);
-    else if (compare(sameCopy.loser.vv, c.loser.vv) === 'concurrent' && (contentOf(sameCopy.loser) !== contentOf(c.loser) || sameCopy.loser.type !== c.loser.type)) {
-      out.push({
-        invariant: 'no-lost-write',
-        message: `two different losers of ${c.path} share the copy name ${c.copyPath} (p${sameCopy.peer}: ${describeVersion(sameCopy.loser)}; p${c.peer}: ${describeVersion(c.loser)}): one copy replaces the other`,
-      });
-    }
     const dir = c.path.includes('/') ? c.path.slice(0, c.path.lastIndexOf('/') + 1) : '';
     const copyOk = c.copyPath.startsWith(dir) && c.copyPath.includes('.ploppy-conflict-') && c.copyPath.includes(`-${shortPeer(c.loser.author)}`);
     if (!copyOk) out.push({ invariant: 'deterministic-conflicts', message: `p${c.peer}: conflict copy ${c.copyPath} of ${c.path} is not named NAME.ploppy-conflict-STAMP-${shortPeer(c.loser.author)}.EXT beside it` });
