@@ -20,10 +20,11 @@ import { seededRng, type Rng } from '../src/core/rng.js';
 import type { Event, LocalObservation } from '../src/events/types.js';
 import type { FileVersion } from '../src/events/version.js';
 import { firstDifference } from '../src/projections/snapshot.js';
-import { evolve, initialState, type State } from '../src/projections/state.js';
+import { initialState, type State } from '../src/projections/state.js';
 import { appendEvents, stampEvents } from '../src/store/append.js';
 import { LevelEventLog } from '../src/store/level-event-log.js';
 import { nodeIds } from '../src/store/node-ports.js';
+import { rebuild } from '../src/store/replay.js';
 
 interface Options {
   readonly events: number;
@@ -204,10 +205,10 @@ async function appendThenColdStart(dir: string, o: Options) {
   return { batches: appended.batches, appendSeconds: appended.seconds, cold, difference: firstDifference(appended.state, cold.state) };
 }
 
+/** The replay `ploppy replay` runs: read and decode every record, fold from empty. */
 async function replay(log: LevelEventLog): Promise<{ state: State; seconds: number }> {
   const started = performance.now();
-  const state = initialState();
-  for await (const e of log.read()) evolve(state, e);
+  const state = await rebuild(log);
   return { state, seconds: (performance.now() - started) / 1000 };
 }
 

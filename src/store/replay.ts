@@ -8,11 +8,23 @@ import { firstDifference, serialiseState } from '../projections/snapshot.js';
 import type { VerifyResult } from '../events/codec.js';
 import type { EventLog } from './event-log.js';
 
-/** Fold the log from empty up to `until` (default: head). */
+/** A key set that keeps nothing: a rebuild is compared, never written key by key. */
+class UntrackedKeys extends Set<string> {
+  override add(): this {
+    return this;
+  }
+}
+
+/**
+ * Fold the log from empty up to `until` (default: head). Dirty keys are not
+ * tracked during the fold (a few percent of a million-event replay); the
+ * state comes back with an empty, ordinary dirty set.
+ */
 export async function rebuild(log: EventLog, until?: number): Promise<State> {
   const state = initialState();
+  state.dirty = new UntrackedKeys();
   for await (const e of log.read(until === undefined ? {} : { until })) evolve(state, e);
-  state.dirty.clear();
+  state.dirty = new Set();
   return state;
 }
 
