@@ -254,7 +254,8 @@ function rewritten(m: LoggedMessage, captured: ReadonlyMap<string, FileVersion |
 
 export interface Walk {
   readonly peers: SimulatedPeer[];
-  readonly deliveries: { total: number; linked: number; matched: number; rewritten: number; unlinked: number };
+  /** `duplicates`: deliveries of a message id the receiver had already received (fed again, as the engine got them). */
+  readonly deliveries: { total: number; linked: number; matched: number; rewritten: number; unlinked: number; duplicates: number };
 }
 
 /**
@@ -274,7 +275,8 @@ export function walk(logs: readonly PeerLog[], lists: readonly Item[][], perturb
   const captured = new Map<Item, Map<string, FileVersion | undefined>>();
   const bySendPoint = new Map<string, Item[]>();
   for (const list of lists) for (const it of list) if (it.sendPoint !== null && it.matched) bySendPoint.set(key(it.sendPoint), [...(bySendPoint.get(key(it.sendPoint)) ?? []), it]);
-  const stats = { total: 0, linked: 0, matched: 0, rewritten: 0, unlinked: 0 };
+  const stats = { total: 0, linked: 0, matched: 0, rewritten: 0, unlinked: 0, duplicates: 0 };
+  const seenIds = lists.map(() => new Set<string>());
   const ready = (it: Item): boolean => it.sendPoint === null || !it.matched || captured.has(it);
   for (;;) {
     let pick: Item | null = null;
@@ -289,6 +291,11 @@ export function walk(logs: readonly PeerLog[], lists: readonly Item[][], perturb
     if (it === null) break;
     heads[it.peer] = (heads[it.peer] as number) + 1;
     if (pick === null) it.matched = false; // logs that do not fit together: fed as recorded
+    if (it.input.type === 'MessageReceived') {
+      const ids = seenIds[it.peer] as Set<string>;
+      if (ids.has(it.input.data.message.id)) stats.duplicates++;
+      ids.add(it.input.data.message.id);
+    }
     processItem(it, peers, captured, stats, perturbed);
     const sim = peers[it.peer] as SimulatedPeer;
     for (const e of [it.input, ...it.decisions]) {

@@ -216,7 +216,7 @@ export function fromLogsText(r: FromLogsReport): string {
   const d = r.deliveries;
   const lines = [
     r.mode === 'replay' ? 'replaying the recorded order' : `perturbed with seed ${r.seed}: ${r.perturbations.length} deliveries dropped or delayed`,
-    `deliveries: ${d.total} (${d.linked} linked to their sender's log, ${d.matched} matched its files at the send point, ${d.rewritten} re-made from the simulated sender, ${d.unlinked} from peers without a log or without versions)`,
+    `deliveries: ${d.total} (${d.linked} linked to their sender's log, ${d.matched} matched its files at the send point, ${d.rewritten} re-made from the simulated sender, ${d.unlinked} from peers without a log or without versions, ${d.duplicates} duplicates)`,
   ];
   for (const p of r.perturbations) {
     const what = `${p.cmd} ${short(p.from)} -> ${short(p.peer)} (seq ${p.seq}${p.paths.length > 0 ? `, ${p.paths.slice(0, 3).join(', ')}` : ''})`;

@@ -55,7 +55,11 @@ describe('audit property: sim --from-logs', () => {
       const logs: PeerLog[] = [];
       for (const p of w.peers) {
         const lines: string[] = [];
-        for await (const e of p.log.read()) lines.push(exportLine(e));
+        for await (const e of p.log.read()) {
+          lines.push(exportLine(e));
+          // The simulator's failure reports (one JSON.stringify'd record per line) are export files too.
+          assert.equal(JSON.stringify(e), lines[lines.length - 1]);
+        }
         const { report, records } = await importLines(lines, { keepRecords: true });
         assert.equal(report.ok, true);
         logs.push({ name: `p${p.index}`, records: records as RecordedEvent[] });
