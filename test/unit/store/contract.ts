@@ -237,6 +237,8 @@ export function eventLogContract<L extends EventLog>(h: LogHarness<L>): void {
       assert.deepEqual((await readAll(log, { until: 2 })).map((e) => e.seq), [1, 2]);
       await assert.rejects(readAll(log), (e: unknown) => isPloppyError(e, 'EVENT_UNKNOWN_TYPE') && /TeleportRequested/.test(e.message));
       assert.equal(h.openIterators(log), 0);
+      await assert.rejects(readAll(log, { from: 3 }), (e: unknown) => isPloppyError(e, 'EVENT_UNKNOWN_TYPE'));
+      assert.equal(h.openIterators(log), 0);
       const verdict = await log.verify();
       assert.equal(verdict.ok, false);
       assert.equal(!verdict.ok && verdict.seq, 3);
