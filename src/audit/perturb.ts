@@ -11,7 +11,8 @@ import { canonicalJson } from '../core/json.js';
 import { seededRng } from '../core/rng.js';
 import type { State } from '../projections/state.js';
 import { PloppyError } from '../core/errors.js';
-import { announcedVersions, judgedHash, judgedText, outcomeText, prepare, walk, type Item, type PeerLog, type SimulatedPeer, type Walk } from './from-logs.js';
+import { nodeHasher } from '../store/node-ports.js';
+import { announcedVersions, judgedText, outcomeText, prepare, walk, type Item, type PeerLog, type SimulatedPeer, type Walk } from './from-logs.js';
 
 export interface PerturbOptions {
   readonly seed: number;
@@ -177,12 +178,16 @@ function judge(log: PeerLog, sim: SimulatedPeer): PeerResult {
   const { fed, skipped, synthesized, decisionsDiffer, recordedEnd: recorded, state: simulated } = sim;
   const rc = new Set(recorded.conflicts.keys());
   const sc = new Set(simulated.conflicts.keys());
+  const recordedText = judgedText(recorded);
+  const simulatedText = judgedText(simulated);
+  const exact = recordedText === simulatedText;
   return {
     name: log.name, peer: log.records[0]?.peer ?? '', recordedEvents: log.records.length, fed, skipped, synthesized, decisionsDiffer,
-    exact: judgedText(recorded) === judgedText(simulated), sameOutcome: outcomeText(recorded) === outcomeText(simulated),
-    recordedHash: judgedHash(recorded), simulatedHash: judgedHash(simulated), firstDifference: firstDifferenceIn(recorded, simulated),
+    exact, sameOutcome: exact || outcomeText(recorded) === outcomeText(simulated),
+    recordedHash: nodeHasher.sha256(recordedText), simulatedHash: nodeHasher.sha256(simulatedText),
+    firstDifference: exact ? null : firstDifferenceIn(recorded, simulated),
     conflictsOnlyRecorded: [...rc].filter((c) => !sc.has(c)).sort(), conflictsOnlySimulated: [...sc].filter((c) => !rc.has(c)).sort(),
-    filesDiffering: differingFiles(recorded, simulated),
+    filesDiffering: exact ? [] : differingFiles(recorded, simulated),
   };
 }
 
