@@ -175,7 +175,10 @@ function notInSyncReasons(s: State, path: string, steps: readonly Step[], connec
 
 function failureText(reason: string): string {
   if (reason.startsWith('DISK_FULL')) return `the disk is full (${reason})`;
-  if (reason.startsWith('BLOCK_UNAVAILABLE')) return `no connected peer has every block (${reason})`;
+  if (reason.startsWith('BLOCK_UNAVAILABLE')) {
+    const block = /block ([0-9a-f]{6,64})/.exec(reason)?.[1];
+    return `${block === undefined ? 'a block' : `block ${block}`} could not be had from any peer (${reason})`;
+  }
   return reason;
 }
 

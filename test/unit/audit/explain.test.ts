@@ -113,6 +113,30 @@ describe('audit: explain', () => {
     assert.ok(decided.every((st) => st.what.includes("aaaaaaaa's") && st.what.includes('later-hlc')));
   });
 
+  it('a file not in sync says why: a full disk, a block nobody can send, a peer without it, a rejected block', async () => {
+    const net = new TestNet(1);
+    const a = net.add(A, { create: true });
+    const b = net.add(B);
+    a.write('y.txt', 'a file B will not get');
+    const version = a.state.files.get('y.txt')?.version;
+    assert.ok(version !== undefined);
+    b.handle({ kind: 'received', from: a.id, msg: { cmd: 'IHAVE', id: '00000000-0000-4000-8000-00000000b001' as MessageId, files: [version], upTo: 9 } });
+    const records = await recorded(b.log);
+    const hash = version.blocks[0] as string;
+    const last = records[records.length - 1] as RecordedEvent;
+    let seq = last.seq;
+    const next = (type: string, data: unknown): RecordedEvent => ({ ...last, seq: ++seq, type, data } as unknown as RecordedEvent);
+    const reasons = (extra: RecordedEvent[]) => explain([...records, ...extra], 'y.txt').notInSync.join('\n');
+    assert.match(reasons([next('TransferFailed', { path: 'y.txt', code: 'DISK_FULL', reason: 'no space left on device' })]), /transfer failed: the disk is full/);
+    assert.match(
+      reasons([next('TransferFailed', { path: 'y.txt', code: 'BLOCK_UNAVAILABLE', reason: `block ${hash.slice(0, 12)}: peer does not have it (9 tries)` })]),
+      new RegExp(`block ${hash.slice(0, 12)} could not be had from any peer`),
+    );
+    assert.match(reasons([next('MessageReceived', { from: A, message: { cmd: 'DONTHAVE', id: '00000000-0000-4000-8000-00000000b002', hashes: [hash] } })]), /DONTHAVE from aaaaaaaa: it does not have block/);
+    assert.match(reasons([next('BlockRejected', { path: 'y.txt', hash, from: A, reason: 'hash mismatch' })]), /block [0-9a-f]{12} from aaaaaaaa rejected: hash mismatch/);
+    assert.match(reasons([]), /waiting for a peer: every source \(aaaaaaaa\) is disconnected/);
+  });
+
   it('a path nobody mentioned: unknown, with the reason', async () => {
     const logs = await logsOf(relayed());
     const x = explain(logs.a as RecordedEvent[], 'never.txt');
