@@ -63,19 +63,17 @@ export function mergeAfterCopy(d: Decider, path: SyncPath): void {
 }
 
 /**
- * A conflict's copy could not be fetched (no peer has its blocks any more).
- * If the loser's own author has since written a newer version at the path,
- * the loser's content is superseded by its author and keeping it is moot:
- * stop fetching it. (Should a peer that did make the copy announce it, it is
- * fetched again.)
+ * A conflict's copy could not be fetched: every peer that announced it said
+ * it no longer has the blocks, or never answered. Its holders moved on (an
+ * edit on top of the loser, or a later loser of the same author in the same
+ * second, which takes the same copy name); waiting would hold this path
+ * forever. Stop fetching it (the engine then asks its neighbours to list
+ * everything again, so whatever they hold at the copy path comes back: a
+ * version we set aside as older than this target, or the copy itself should
+ * someone still have it).
  */
 export function abandonCopy(d: Decider, copyPath: SyncPath): void {
   const t = d.state.transfers.get(copyPath);
-  const found = t === undefined ? null : pristineCopy(t.version);
-  if (t === undefined || found === null) return;
-  const { loser } = found;
-  const now = d.state.transfers.get(found.path)?.version ?? d.state.files.get(found.path)?.version;
-  const authored = loser.vv[loser.author];
-  if (now === undefined || authored === undefined || (now.vv[loser.author] ?? 0) <= authored) return;
+  if (t === undefined || pristineCopy(t.version) === null) return;
   d.emit({ type: 'VersionSuperseded', data: { path: copyPath, version: t.version, from: d.self, message: d.input.id as string as MessageId, reason: 'lost' } });
 }

@@ -35,8 +35,7 @@ export function onConnected(call: Call, peer: PeerId, address: string): void {
   sendList(call, link);
 }
 
-function sendList(call: Call, link: Link): void {
-  const since = call.state.peers.get(link.peer)?.cursor ?? 0;
+function sendList(call: Call, link: Link, since = call.state.peers.get(link.peer)?.cursor ?? 0): void {
   link.listSentAtMs = call.nowMs;
   link.listAnswered = false;
   call.send(link.peer, { cmd: 'LIST', id: call.messageId(), since });
@@ -132,6 +131,15 @@ export function onTick(call: Call): void {
     if (gap && call.nowMs - link.listSentAtMs >= requestTimeoutMs) sendList(call, link);
   }
   armTick(call);
+}
+
+/**
+ * Ask every neighbour for its whole index again: after we gave up a target,
+ * versions we had set aside as older than it (and so forgot) must come back.
+ * Rare (a target nobody can send), and the answers change nothing else.
+ */
+export function relistAll(call: Call): void {
+  for (const link of call.vol.links.values()) if (!link.closing) sendList(call, link, 0);
 }
 
 /** An announcement from `from` arrived (and was folded): track its range against our cursor. */

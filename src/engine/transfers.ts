@@ -33,6 +33,7 @@ import type { State } from '../projections/state.js';
 import { consistentBlocks } from './block-index.js';
 import type { Call } from './context.js';
 import { blocksDone, newPlan, versionKey, type Plan } from './plans.js';
+import { relistAll } from './discovery.js';
 import { sendWants } from './serve.js';
 import type { FsOp } from './types.js';
 
@@ -201,7 +202,9 @@ export function failPlan(call: Call, plan: Plan, code: string, reason: string): 
   plan.phase = 'failed';
   plan.failedAtMs = call.nowMs;
   plan.attempts++;
-  call.record({ type: 'TransferFailed', data: { path: plan.path, reason, code } });
+  const events = call.record({ type: 'TransferFailed', data: { path: plan.path, reason, code } });
+  // An abandoned target (abandonCopy) may have pushed aside versions our neighbours still hold there.
+  if (events.some((e) => e.type === 'VersionSuperseded' && e.data.reason === 'lost')) relistAll(call);
 }
 
 function cancelRequests(call: Call, plan: Plan): void {

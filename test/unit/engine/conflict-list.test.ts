@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { State } from '../../../src/projections/state.js';
-import { TestNet, type TestNode } from './harness.js';
+import { TestNet, blocksOf, bytes, testIds, type TestNode } from './harness.js';
 
 const A = 'aaaaaaaaaaaaaaaa';
 const B = 'bbbbbbbbbbbbbbbb';
@@ -70,5 +70,42 @@ describe('engine: the conflict list is the same on every peer whose files agree'
     net.advance(30_000);
     for (const peer of [a, b, c]) assert.equal(peer.state.conflicts.size, 0);
     sameLists([a, b, c]);
+  });
+});
+
+describe('engine: a copy nobody can send', () => {
+  it('is given up, and the peer takes again what its neighbours hold at the copy path', () => {
+    const net = new TestNet(5);
+    const a = net.add(A, { create: true });
+    const b = net.add(B);
+    net.connect(a, b);
+    a.write('f.txt', 'base');
+    net.run();
+    net.cut(a.id, b.id);
+    b.write('f.txt', 'edit by b');
+    net.nowMs += 1000;
+    a.write('f.txt', 'edit by a');
+    net.connect(a, b);
+    net.run();
+    net.advance(30_000);
+    const [copyPath, conflict] = [...a.state.conflicts.entries()][0] ?? [];
+    assert.ok(copyPath !== undefined && conflict !== undefined);
+    // A later loser of B's in the same second would take the same name; A hears of one whose
+    // blocks nobody has any more (its holder moved on), and sets aside what it had there as older.
+    const copy = a.state.files.get(copyPath)?.version;
+    assert.ok(copy !== undefined);
+    const gone = blocksOf(bytes('gone'));
+    const later = { ...copy, size: 4, blocks: gone, vv: { ...copy.vv, [B]: (copy.vv[B] ?? 0) + 1 }, hlc: { ...copy.hlc, counter: copy.hlc.counter + 1 } };
+    const cursor = a.state.peers.get(B)?.cursor ?? 0;
+    a.handle({ kind: 'received', from: b.id, msg: { cmd: 'IHAVE', id: testIds(3).messageId(), files: [later], since: cursor, upTo: cursor } });
+    assert.equal(a.state.transfers.get(copyPath)?.version.blocks[0], gone[0]);
+    // B, meanwhile, deletes the copy it has: a tombstone concurrent with the version A is after.
+    b.remove(copyPath);
+    net.run();
+    net.advance(120_000);
+    assert.equal(a.state.transfers.has(copyPath), false, 'A gave up the version nobody can send');
+    assert.deepEqual(a.tree(), b.tree());
+    assert.equal(a.read(copyPath), undefined);
+    sameLists([a, b]);
   });
 });
