@@ -45,7 +45,7 @@ import { Writer, type Sealed, type StoreAdapter, type StoreBatch } from './write
  * of group-committed batches does not stall on level-0 compactions; it bounds
  * both the memory used and the log LevelDB replays when it opens.
  */
-export const levelWriteBufferBytes = 32 * 1024 * 1024;
+export const levelWriteBufferBytes = 16 * 1024 * 1024;
 /**
  * LevelDB memory-maps every table it opens and unmaps it only when the table
  * leaves its cache, so a full scan leaves the whole log resident unless the
