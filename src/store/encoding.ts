@@ -62,11 +62,15 @@ export function seqOfLogKey(key: Uint8Array): number {
 export const logStart = Buffer.from([logPrefix]);
 export const logEnd = Buffer.from([logPrefix + 1]);
 
+/** The LevelDB key of a State key ('m', 'f/PATH', ...): 'P' then its UTF-8. */
 export const projectionKey = (stateKey: string): Buffer => Buffer.from(`P${stateKey}`, 'utf8');
+/** The State key a projection key stores (the inverse of projectionKey). */
 export const stateKeyOf = (key: Uint8Array): string => Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('utf8', 1);
+/** Every projection key sits in [projectionStart, projectionEnd). */
 export const projectionStart = Buffer.from([projectionPrefix]);
 export const projectionEnd = Buffer.from([projectionPrefix + 1]);
 
+/** The key of the head record. */
 export const headKey = Buffer.from([headPrefix]);
 
 /** The last record of the log as of the last durable batch. */
@@ -75,10 +79,13 @@ export interface HeadRecord {
   readonly hash: string;
 }
 
+/** The head of an empty log: nothing written, the genesis hash. */
 export const emptyHead: HeadRecord = Object.freeze({ seq: 0, hash: genesisHash });
 
+/** The stored form of a head record. */
 export const encodeHead = (h: HeadRecord): string => JSON.stringify({ seq: h.seq, hash: h.hash });
 
+/** Read a stored head record (absent: an empty log); a malformed one is LOG_CORRUPT. */
 export function decodeHead(value: string | undefined): HeadRecord {
   if (value === undefined) return emptyHead;
   let raw: unknown;

@@ -196,6 +196,7 @@ class RecordIterator implements AsyncIterator<RecordedEvent> {
   }
 }
 
+/** The EventLog of the daemon and the CLI, one LevelDB database per network. */
 export class LevelEventLog implements EventLog {
   private readonly schema: Schema;
   private readonly writer: Writer<LevelBatch>;

@@ -31,6 +31,7 @@ export interface Schema {
   readonly versions: SchemaVersions;
 }
 
+/** Fill in the defaults. */
 export const schemaOf = (o: LogOptions): Schema => ({
   hasher: o.hasher ?? nodeHasher,
   upcasters: o.upcasters ?? defaultUpcasters,

@@ -53,10 +53,13 @@ export interface MemoryLogOptions extends LogOptions {
   readonly store?: MemoryStore;
 }
 
+/** A store with nothing committed. */
 export const emptyMemoryStore = (): MemoryStore => ({ records: [], projections: new Map(), head: undefined });
 
+/** An independent copy (records are immutable strings, so the arrays and map are all that is copied). */
 export const copyStore = (s: MemoryStore): MemoryStore => ({ records: [...s.records], projections: new Map(s.projections), head: s.head });
 
+/** The EventLog of the simulator and of fast tests; see the crash model above. */
 export class MemoryEventLog implements EventLog {
   private readonly store: MemoryStore;
   private readonly schema: Schema;

@@ -62,6 +62,7 @@ export interface StoreAdapter<B extends StoreBatch> {
   discard(batch: B): void;
 }
 
+/** 'auto': commit on the next microtask and after each batch; 'manual': only in flush(). */
 export type CommitMode = 'auto' | 'manual';
 
 interface PendingWrite {
@@ -81,6 +82,7 @@ interface OpenBatch<B> {
   head: HeadRecord;
 }
 
+/** Links, captures and group-commits writes for one store (see the theory of operation above). */
 export class Writer<B extends StoreBatch> {
   private headSeq: number;
   private headHash: string;
