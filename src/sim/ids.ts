@@ -7,9 +7,10 @@ import { peerId, type EventId, type MessageId, type PeerId } from '../core/ids.j
 import type { IdSource } from '../core/ports.js';
 import type { Rng } from '../core/rng.js';
 
+const hexByte = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 const hex = (bytes: Uint8Array): string => {
   let s = '';
-  for (const b of bytes) s += (b < 16 ? '0' : '') + b.toString(16);
+  for (const b of bytes) s += hexByte[b] as string;
   return s;
 };
 

@@ -60,6 +60,8 @@ export interface SimResult {
   readonly convergedAtMs: number | null;
   /** When the liveness phase began (faults stopped, everything healed). */
   readonly healedAtMs: number;
+  /** Wall time spent judging the logs at the end (for the benchmark; not part of the trace). */
+  readonly verdictMs: number;
   readonly stats: Stats;
   readonly replay: string;
   readonly traceTail: readonly string[];
@@ -214,12 +216,14 @@ export async function finishRun(w: World, options: FinishOptions = {}): Promise<
   if (!w.stopped) convergedAtMs = await converge(w, options.livenessMsMax ?? defaultLivenessMsMax);
   if (!w.stopped) await quiet(w, options.quietMs ?? defaultQuietMs);
   // The logs are judged even after a failure: a replay or conflict problem may be the cause.
+  const verdictStarted = performance.now();
   if (w.peers.every((p) => p.engine !== null)) await verdict(w);
+  const verdictMs = performance.now() - verdictStarted;
   const ok = w.violations.length === 0;
   const knobs = w.knobs;
   const result = {
     ok, seed: knobs.seed, knobs, violations: w.violations, traceHash: w.trace.digest(), steps: w.steps, virtualMs: w.nowMs,
-    convergedAtMs, healedAtMs, stats: w.stats, replay: replayCommand(knobs) + (options.bugs?.length ? ` --bugs ${options.bugs.join(',')}` : ''),
+    convergedAtMs, healedAtMs, verdictMs, stats: w.stats, replay: replayCommand(knobs) + (options.bugs?.length ? ` --bugs ${options.bugs.join(',')}` : ''),
     traceTail: w.trace.tail(), trace: w.trace.full,
   };
   const reportDir = ok || options.reportDir === null ? null : await writeReport(w, result, options.reportDir);
