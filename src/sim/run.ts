@@ -13,7 +13,8 @@
  *    cascade ends); the total message count must stay within a budget of
  *    peers x links x (things that happened).
  * 4. Verdict: each log is folded from empty and compared with its engine's
- *    state, and its hash chain verified (7); the folded histories are checked
+ *    state, its decisions re-run over its inputs (replay --verify) and its
+ *    hash chain verified (7); the folded histories are checked
  *    for lost writes (2), resurrections (3) and conflict determinism (4).
  * The first violation ends the run; the result carries the seed, the knobs,
  * the trace hash, a trace tail and the command that replays it.
@@ -22,6 +23,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pingIntervalMs } from '../core/constants.js';
+import { verifyDecisions } from '../engine/verify.js';
 import type { RecordedEvent } from '../events/types.js';
 import type { BugName } from './bugs.js';
 import {
@@ -174,6 +176,9 @@ async function verdict(w: World): Promise<void> {
     const rebuilt = foldHistory(p.index, records, history);
     const replay = replayProblem(p, rebuilt);
     if (replay !== null) findings.push({ invariant: 'replay', message: replay });
+    // replay --verify: re-running the decisions over the recorded inputs gives the recorded decisions.
+    const decisions = verifyDecisions(records);
+    if (!decisions.ok) findings.push({ invariant: 'replay', message: `p${p.index}: re-running its decisions over its log differs at seq ${decisions.seq}: ${decisions.firstMismatch}` });
     const chain = await p.log.verify();
     if (!chain.ok) findings.push({ invariant: 'replay', message: `p${p.index}'s hash chain is broken at seq ${chain.seq}: ${chain.message}` });
   }
