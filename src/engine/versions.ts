@@ -57,9 +57,9 @@ export function reconcile(d: Decider, r: FileVersion, from: PeerId, message: Mes
       d.emit({ type: 'VersionSuperseded', data: { path: r.path, version: r, from, message, reason: 'older' } });
       return;
     case 'after':
-      // A file replacing a directory that still shelters entries its author never saw (created
-      // concurrently here) is in truth concurrent with that directory, which wins: the entries live on.
-      if (replacesShelter(d, r, current)) return concurrent(d, r, [from], current, transfer?.sources ?? null, message, depth, true);
+      // (A file or delete replacing a directory that still shelters entries its author never saw
+      // is settled when removing the directory fails: reconcileNotEmpty. Judging it here would
+      // take entries whose own deletes are merely still on their way for unseen ones.)
       return accept(d, r, from, message);
     case 'concurrent':
       return concurrent(d, r, [from], current, transfer?.sources ?? null, message, depth);

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { TestNet, p, type TestNode } from './harness.js';
+
+const A = 'aaaaaaaaaaaaaaaa';
+const B = 'bbbbbbbbbbbbbbbb';
+
+function mkdir(node: TestNode, path: string): void {
+  node.disk.set(path, { type: 'directory', mode: 7 });
+  node.handle({
+    kind: 'local',
+    change: { kind: 'changed', observation: { path: p(path), type: 'directory', mode: 7, size: 0, mtimeMs: node.net.nowMs, blockSizeBytes: 4, blocks: [] } },
+  });
+}
+
+/** A and B share d/x. */
+function sharedDirectory() {
+  const net = new TestNet(11);
+  const a = net.add(A, { create: true });
+  const b = net.add(B);
+  net.connect(a, b);
+  mkdir(a, 'd');
+  a.write('d/x', 'x');
+  net.run();
+  assert.equal(b.read('d/x'), 'x');
+  return { net, a, b };
+}
+
+describe('engine: directories and what they hold', () => {
+  it('a directory moved away is gone everywhere, even when its delete arrives before its entries\' deletes', () => {
+    const { net, a, b } = sharedDirectory();
+    // The scanner reports a moved tree parent first, so the directory's tombstone goes out first.
+    a.disk.delete('d');
+    a.disk.set('e', { type: 'directory', mode: 7 });
+    a.handle({ kind: 'local', change: { kind: 'moved', from: p('d'), to: p('e') } });
+    const x = a.disk.get('d/x');
+    assert.ok(x !== undefined);
+    a.disk.delete('d/x');
+    a.disk.set('e/x', x);
+    a.handle({ kind: 'local', change: { kind: 'moved', from: p('d/x'), to: p('e/x') } });
+    net.run();
+    net.advance(30_000);
+    assert.deepEqual(b.tree(), a.tree());
+    assert.deepEqual(Object.keys(a.tree()), ['e', 'e/x'], 'the old directory is not brought back');
+  });
+
+  it('a directory deleted on one side outlives the delete when the other side put something new in it', () => {
+    const { net, a, b } = sharedDirectory();
+    net.cut(a.id, b.id);
+    a.remove('d/x');
+    a.remove('d');
+    b.write('d/y', 'new on b');
+    net.connect(a, b);
+    net.run();
+    net.advance(30_000);
+    assert.deepEqual(a.tree(), b.tree());
+    assert.equal(a.read('d/y'), 'new on b');
+    assert.equal(a.read('d/x'), undefined, 'what the delete saw is gone');
+  });
+});
