@@ -188,7 +188,10 @@ function commitDone(call: Call, rec: Extract<EffectRecord, { kind: 'commit' }>, 
   call.touched.add(rec.path);
   const plan = planFor(call, rec.path, rec.key);
   if (result.ok && overtaken(call, rec.path, rec.filesSeq)) {
+    // The op changed the disk (a check on `expect` that looks at content only lets a chmod
+    // through), but what the index says now is newer: look again, so the two agree.
     if (plan !== undefined) call.vol.plans.byPath.delete(rec.path);
+    rescan(call, rec.path);
     return;
   }
   if (result.ok) {
@@ -211,7 +214,11 @@ function moveDone(call: Call, rec: Extract<EffectRecord, { kind: 'move' }>, resu
     if (plan !== undefined) plans.byPath.delete(path);
     call.touched.add(path); // on failure the plans start again as ordinary transfers
   }
-  if (result.ok && (overtaken(call, rec.from, rec.filesSeqFrom) || overtaken(call, rec.to, rec.filesSeqTo))) return;
+  if (result.ok && (overtaken(call, rec.from, rec.filesSeqFrom) || overtaken(call, rec.to, rec.filesSeqTo))) {
+    rescan(call, rec.from);
+    rescan(call, rec.to);
+    return;
+  }
   if (!result.ok) {
     call.record({ type: 'TransferFailed', data: { path: rec.to, reason: `rename from ${rec.from}: ${result.message}`, code: result.code } });
     if (changedOnDisk(result)) rescan(call, rec.from);

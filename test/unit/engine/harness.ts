@@ -16,7 +16,7 @@ import type { SyncPath } from '../../../src/core/path.js';
 import type { IdSource } from '../../../src/core/ports.js';
 import { seededRng, type Rng } from '../../../src/core/rng.js';
 import { createEngine } from '../../../src/engine/index.js';
-import type { EffectResult, Engine, FsOp, Input, Output, StampedEvent } from '../../../src/engine/types.js';
+import type { EffectResult, Engine, FsOp, Input, LocalChange, Output, StampedEvent } from '../../../src/engine/types.js';
 import type { WireMessage } from '../../../src/events/messages.js';
 import type { FileVersion } from '../../../src/events/version.js';
 import { initialState } from '../../../src/projections/state.js';
@@ -151,6 +151,18 @@ export class TestNode {
     this.handle({ kind: 'local', change: { kind: 'moved', from: p(from), to: p(to) } });
   }
 
+  /** What a scanner would report for `path` now. */
+  observe(path: string): LocalChange {
+    const e = this.disk.get(path);
+    if (e === undefined) return { kind: 'deleted', path: p(path) };
+    const data = e.type === 'file' ? e.data : new Uint8Array(0);
+    const observation = {
+      path: p(path), type: e.type, mode: e.mode, size: data.byteLength, mtimeMs: this.net.nowMs, blockSizeBytes: testBlockBytes,
+      blocks: e.type === 'file' ? blocksOf(data) : [], ...(e.type === 'symlink' ? { target: e.target } : {}),
+    };
+    return { kind: 'changed', observation };
+  }
+
   read(path: string): string | undefined {
     const e = this.disk.get(path);
     return e?.type === 'file' ? text(e.data) : undefined;
@@ -240,6 +252,7 @@ export class TestNode {
         return ok;
       }
       case 'rescan':
+        for (const path of op.path === '' ? [...this.disk.keys()] : [op.path]) this.net.enqueue({ to: this.id, input: { kind: 'local', change: this.observe(path) } });
         return ok;
     }
   }

@@ -57,4 +57,20 @@ describe('engine: directories and what they hold', () => {
     assert.equal(a.read('d/y'), 'new on b');
     assert.equal(a.read('d/x'), undefined, 'what the delete saw is gone');
   });
+
+  it('a commit that lands after a local change overtook it is looked at again, so disk and index agree', () => {
+    const { net, a, b } = sharedDirectory();
+    b.disk.set('d', { type: 'directory', mode: 5 });
+    b.handle({ kind: 'local', change: b.observe('d') });
+    // A is told, and sets the mode (the harness does it at once; its outcome is still queued) ...
+    while (!a.ops.some((op) => op.op === 'makeDirectory' && op.path === 'd') && net.step());
+    // ... while, just before that landed, its user had set another mode, which A records after it.
+    a.disk.set('d', { type: 'directory', mode: 3 });
+    a.handle({ kind: 'local', change: a.observe('d') });
+    a.disk.set('d', { type: 'directory', mode: 5 });
+    net.run();
+    net.advance(30_000);
+    for (const node of [a, b]) assert.equal(node.state.files.get('d')?.version.mode, (node.disk.get('d') as { mode: number }).mode, `${node.id.slice(0, 1)}'s index says what its disk holds`);
+    assert.deepEqual(a.tree(), b.tree());
+  });
 });
