@@ -8,10 +8,10 @@ import { test } from 'node:test';
 import { hunt } from '../../src/sim/bite.js';
 import { simulate } from '../../src/sim/index.js';
 
-test('every planted bug is caught within 1,000 seeds', async () => {
+test('every planted bug is caught within 1,000 seeds', async (t) => {
   const catches = await hunt(simulate, { seedsMax: 1000 });
   for (const c of catches) {
     assert.notEqual(c.seedsTried, null, `${c.bug} was not caught by any checker in 1,000 seeds`);
-    process.stdout.write(`# ${c.bug}: caught after ${c.seedsTried} seed(s) by ${c.invariant} (${c.replay})\n`);
+    t.diagnostic(`${c.bug}: caught after ${c.seedsTried} seed(s) by ${c.invariant} (${c.replay})`);
   }
 });
