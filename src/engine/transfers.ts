@@ -110,6 +110,9 @@ function sourcesOf(call: Call, plan: Plan): PeerId[] {
   return t.sources.filter((p) => p !== call.state.meta.self && call.vol.links.get(p)?.closing === false);
 }
 
+const announcedOnlyByUs = (call: Call, plan: Plan): boolean =>
+  call.state.transfers.get(plan.path)?.sources.every((p) => p === call.state.meta.self) === true;
+
 /** Issue block requests for every plan, within the per-plan window and the per-peer limit. */
 export function pump(call: Call): void {
   const plans = call.vol.plans;
@@ -123,7 +126,12 @@ export function pump(call: Call): void {
       continue;
     }
     const sources = sourcesOf(call, plan);
-    if (sources.length === 0) continue;
+    if (sources.length === 0) {
+      // Only we announced it (a loser of ours being kept, a version `resolve` made) and the local
+      // copy failed: the content changed here and nobody can be asked for it.
+      if (announcedOnlyByUs(call, plan)) failPlan(call, plan, 'BLOCK_UNAVAILABLE', 'the local copy failed and no peer has it');
+      continue;
+    }
     let budget = requestWindowBlocks - plan.inflight.size;
     for (const hash of [...plan.need]) {
       if (budget <= 0) break;

@@ -109,3 +109,29 @@ describe('engine: a copy nobody can send', () => {
     sameLists([a, b]);
   });
 });
+
+describe('engine: a copy of our own loser whose local copy fails', () => {
+  it('is given up instead of waiting forever for a peer that never had it', () => {
+    const net = new TestNet(7);
+    const a = net.add(A, { create: true });
+    const b = net.add(B);
+    net.connect(a, b);
+    a.write('f.txt', 'base');
+    net.run();
+    net.cut(a.id, b.id);
+    // (Contents share no block, so nothing can be copied from another file.)
+    a.write('f.txt', 'AAAAAAAA');
+    net.nowMs += 1000;
+    b.write('f.txt', 'BBBBBBBB');
+    // A's user changes the file again; the watcher has not told the engine yet.
+    a.disk.set('f.txt', { type: 'file', data: bytes('CCCCCCCC'), mode: 6 });
+    net.connect(a, b);
+    net.run();
+    net.advance(60_000);
+    assert.equal(a.state.transfers.size + b.state.transfers.size, 0, 'nothing is left waiting');
+    assert.deepEqual(a.tree(), b.tree());
+    assert.equal(a.read('f.txt'), 'CCCCCCCC', 'the latest edit wins');
+    assert.ok(Object.values(a.tree()).includes('6:BBBBBBBB'), 'the edit it beat is kept');
+    sameLists([a, b]);
+  });
+});
