@@ -12,14 +12,19 @@
  *   `engine.handle(input, now + skew)` and executes the outputs in order,
  *   exactly as the daemon's driver does: an `append` is written to the log and
  *   flushed (made durable) before any later output of the same call takes
- *   effect; sends go to the network; fs ops run on the simulated disk and their
- *   completion comes back later as `effectDone`; timers go on the agenda.
+ *   effect; sends go to the network; fs ops queue on the peer's simulated disk
+ *   and take effect when they complete (after the disk's latency, in issue
+ *   order), immediately followed by their `effectDone`; timers go on the agenda.
+ *   A process is single-threaded: inputs that arrive while it is still
+ *   carrying out outputs (a connection reset it caused, say) wait their turn.
  * - A paused process keeps its inputs queued until it resumes. A crashed one
  *   loses its memory, its unflushed log writes and its unsynced disk writes;
  *   its restart rebuilds the engine from the log's durable state.
  * - Invariants that can be checked as things happen (integrity, idempotence,
  *   an engine that throws) are checked here; the rest are checked at the end
  *   (checkers.ts). The first violation stops the run.
+ * - Model-based tests take the packets over (`holdPackets`): a packet then
+ *   waits until the test delivers, duplicates or drops it.
  */
 import { canonicalJson } from '../core/json.js';
 import type { PeerId } from '../core/ids.js';
