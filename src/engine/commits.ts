@@ -92,7 +92,12 @@ function commit(call: Call, plan: Plan): void {
   call.fs(op, { kind: 'commit', path, key: plan.key, version, filesSeq: filesSeq(call, path) });
 }
 
-/** Try an IMOVED as a rename: we hold the old content at the old path and nothing is at the new one. */
+/**
+ * Try an IMOVED as a rename: we hold the old content at the old path and
+ * nothing is at the new one. Files and symlinks only: renaming a directory
+ * takes everything below it along, which the entries' own IMOVEDs (or not)
+ * account for one by one; a directory is simply made at the new path.
+ */
 export function tryMove(call: Call, m: MessageOf<'IMOVED'>): void {
   const { oldpath, newpath, tombstone, version } = m;
   const s = call.state;
@@ -102,7 +107,7 @@ export function tryMove(call: Call, m: MessageOf<'IMOVED'>): void {
   if (tOld === undefined || tNew === undefined) return;
   if (versionKey(tOld.version) !== versionKey(tombstone) || versionKey(tNew.version) !== versionKey(version)) return;
   const local = s.files.get(oldpath)?.version;
-  if (local === undefined || local.deleted || !sameContent(local, version) || expectAt(s, newpath) !== null) return;
+  if (local === undefined || local.deleted || local.type === 'directory' || !sameContent(local, version) || expectAt(s, newpath) !== null) return;
   if (held(call, oldpath) || held(call, newpath)) return;
   const plans = call.vol.plans;
   for (const p of [plans.byPath.get(oldpath), plans.byPath.get(newpath)]) if (p !== undefined) cancelPlan(call, p);

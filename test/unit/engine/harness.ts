@@ -236,8 +236,13 @@ export class TestNode {
         if (this.disk.has(op.to)) return { ok: false, code: 'FS_ERROR', message: `${op.to} exists` };
         const e = this.disk.get(op.from);
         if (e === undefined) return changed;
-        this.disk.delete(op.from);
-        this.disk.set(op.to, e);
+        // As a file system does: a directory takes everything below it along.
+        const below = [...this.disk.keys()].filter((k) => k.startsWith(`${op.from}/`));
+        for (const k of [op.from, ...below]) {
+          const entry = this.disk.get(k) as DiskEntry;
+          this.disk.delete(k);
+          this.disk.set(op.to + k.slice(op.from.length), entry);
+        }
         return ok;
       }
       case 'readBlock': {

@@ -42,6 +42,8 @@ describe('engine: directories and what they hold', () => {
     net.advance(30_000);
     assert.deepEqual(b.tree(), a.tree());
     assert.deepEqual(Object.keys(a.tree()), ['e', 'e/x'], 'the old directory is not brought back');
+    // Renaming the directory on B's disk would take d/x along behind the engine's back.
+    assert.deepEqual(b.log.filter((e) => e.type === 'TransferFailed').map((e) => e.data), [], 'no op found the disk other than expected');
   });
 
   it('a directory deleted on one side outlives the delete when the other side put something new in it', () => {
