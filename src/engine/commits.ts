@@ -39,10 +39,13 @@ export function held(call: Call, path: SyncPath): boolean {
  */
 function copyInReach(call: Call, copyPath: SyncPath): boolean {
   const plan = call.vol.plans.byPath.get(copyPath);
-  if (plan === undefined || plan.phase !== 'blocks') return plan !== undefined && plan.phase !== 'failed';
-  if (plan.copying.size > 0 || plan.writing.size > 0 || plan.inflight.size > 0) return true;
+  if (plan === undefined) return false;
   const sources = call.state.transfers.get(copyPath)?.sources ?? [];
-  return sources.some((p) => p !== call.state.meta.self && call.vol.links.has(p));
+  const askable = sources.some((p) => p !== call.state.meta.self && call.vol.links.has(p));
+  // A failed attempt (a full disk, say) is retried: in reach while the blocks are still here.
+  if (plan.phase === 'failed') return askable || plan.version.blocks.every((h) => call.vol.blocks.find(h) !== null);
+  if (plan.phase !== 'blocks') return true;
+  return plan.copying.size > 0 || plan.writing.size > 0 || plan.inflight.size > 0 || askable;
 }
 
 /**
@@ -176,6 +179,10 @@ function blockDone(call: Call, rec: Extract<EffectRecord, { kind: 'block' }>, re
     call.record({ type: 'BlockVerified', data: { path: rec.path, hash: rec.hash, from: rec.from, size: rec.size } });
     settle(call, plan);
     return;
+  }
+  if (rec.readFrom !== null && !changedOnDisk(result)) {
+    // A local copy failed for another reason (a full disk): the whole plan is tried again later.
+    return failPlan(call, plan, result.code, `copy from ${rec.readFrom}: ${result.message}`);
   }
   if (rec.readFrom !== null) {
     // A local copy failed (the source changed): fetch the block instead, and look at the source again.

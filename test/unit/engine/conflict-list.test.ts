@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { State } from '../../../src/projections/state.js';
-import { TestNet, blocksOf, bytes, testIds, type TestNode } from './harness.js';
+import { TestNet, blocksOf, bytes, p, testIds, type TestNode } from './harness.js';
 
 const A = 'aaaaaaaaaaaaaaaa';
 const B = 'bbbbbbbbbbbbbbbb';
@@ -132,6 +132,33 @@ describe('engine: a copy of our own loser whose local copy fails', () => {
     assert.deepEqual(a.tree(), b.tree());
     assert.equal(a.read('f.txt'), 'CCCCCCCC', 'the latest edit wins');
     assert.ok(Object.values(a.tree()).includes('6:BBBBBBBB'), 'the edit it beat is kept');
+    sameLists([a, b]);
+  });
+});
+
+describe('engine: keeping our own loser when the disk is full for a moment', () => {
+  it('holds the winner back and copies the loser once the disk has room', () => {
+    const net = new TestNet(9);
+    const a = net.add(A, { create: true });
+    const b = net.add(B);
+    net.connect(a, b);
+    a.write('f.txt', 'base');
+    net.run();
+    net.cut(a.id, b.id);
+    a.write('f.txt', 'AAAAAAAA');
+    net.nowMs += 1000;
+    b.write('f.txt', 'BBBBBBBB');
+    a.failCopies = 1;
+    net.connect(a, b);
+    net.run();
+    net.advance(60_000);
+    assert.equal(a.read('f.txt'), 'BBBBBBBB');
+    assert.deepEqual(a.tree(), b.tree());
+    assert.ok(Object.values(a.tree()).includes('6:AAAAAAAA'), `the loser is kept: ${JSON.stringify(a.tree())}`);
+    // On A the loser was only ever at f.txt: its copy must be committed before the winner replaces it.
+    const commits = a.ops.filter((op) => op.op === 'commitFile').map((op) => op.path);
+    const copyAt = commits.findIndex((path) => path.includes('.ploppy-conflict-'));
+    assert.ok(copyAt >= 0 && copyAt < commits.lastIndexOf(p('f.txt')), `commits in order: ${commits.join(', ')}`);
     sameLists([a, b]);
   });
 });

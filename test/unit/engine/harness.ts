@@ -68,6 +68,8 @@ export class TestNode {
   readonly ops: FsOp[] = [];
   /** Corrupt every HEREIS this node serves (a bad peer). */
   corruptBlocks = false;
+  /** Fail this many of the next local block copies with DISK_FULL (a disk that fills up, then frees). */
+  failCopies = 0;
 
   engine: Engine;
 
@@ -202,6 +204,7 @@ export class TestNode {
         this.writeTemp(op.path, op.version, op.indices, op.data);
         return ok;
       case 'copyBlock': {
+        if (this.failCopies > 0 && this.failCopies-- > 0) return { ok: false, code: 'DISK_FULL', message: `disk full writing ${op.path}` };
         const src = this.disk.get(op.fromPath);
         if (src?.type !== 'file') return { ok: false, code: 'FS_ERROR', message: `copy source ${op.fromPath} changed on disk` };
         const b = src.data.slice(op.fromOffset, op.fromOffset + op.length);
