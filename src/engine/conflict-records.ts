@@ -45,7 +45,7 @@ export function mergeNow(d: Decider, path: SyncPath, loser: FileVersion): void {
   if (f === undefined || f.deleted || dominates(f.vv, loser.vv)) return;
   if (pickWinner(f, loser).winner !== f) return;
   // A directory that outlived a newer file or delete needs a vector above the loser's, not equal to it.
-  const settled = mergedWinner(f, loser, path, d.self);
+  const settled = mergedWinner(d.state, f, loser, path, d.self);
   const version = compare(f.vv, loser.vv) === 'before' ? { ...settled, hlc: d.input.hlc, author: d.self } : settled;
   d.emit({ type: 'VersionsMerged', data: { path, version, from: d.self } });
 }

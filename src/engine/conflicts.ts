@@ -10,8 +10,9 @@
  */
 import type { PeerId } from '../core/ids.js';
 import type { SyncPath } from '../core/path.js';
-import { increment, merge } from '../core/vv.js';
+import { merge } from '../core/vv.js';
 import type { FileVersion } from '../events/version.js';
+import { ownVector, type State } from '../projections/state.js';
 
 export {
   conflictCopyPath, conflictStamp, copyVersionOf, needsCopy, pickWinner, pristineCopy, type Verdict,
@@ -29,15 +30,15 @@ export const unionOf = (winner: FileVersion, loser: FileVersion, path: SyncPath)
 
 /**
  * The winner of a conflict as `self` keeps it: the union of both vectors plus
- * one of our own. The increment is what keeps vectors unique: a bare union
+ * a new counter of our own (ownVector). The increment is what keeps vectors unique: a bare union
  * could be reached by two peers along different histories with different
  * winners (a three-way conflict), and two different contents under one
  * vector would never be reconciled. Peers that settle the same conflict
  * each make their own version, with identical content, which then merge
  * silently (unionOf).
  */
-export const mergedWinner = (winner: FileVersion, loser: FileVersion, path: SyncPath, self: PeerId): FileVersion => ({
+export const mergedWinner = (s: State, winner: FileVersion, loser: FileVersion, path: SyncPath, self: PeerId): FileVersion => ({
   ...winner,
   path,
-  vv: increment(merge(winner.vv, loser.vv), self),
+  vv: ownVector(s, path, merge(winner.vv, loser.vv), self),
 });

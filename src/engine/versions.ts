@@ -96,7 +96,7 @@ function concurrent(
     return settleWithoutCopy(d, remote, remoteSources, current, currentSources, remoteSawCurrent ? remote : current, message);
   }
   const copyPath = needsCopy(loser) ? conflictCopyPath(path, loser) : null;
-  const settled = mergedWinner(winner, loser, path, d.self);
+  const settled = mergedWinner(d.state, winner, loser, path, d.self);
   if (winner === current && currentSources === null && d.state.transfers.get(path)?.version === remote) {
     // Ours on disk beat the version we were fetching: stop fetching it.
     d.emit({ type: 'VersionSuperseded', data: { path, version: remote, from, message, reason: 'lost' } });
@@ -136,7 +136,7 @@ function settleWithoutCopy(
 ): void {
   const path = remote.path;
   const from = remoteSources[0] ?? d.self;
-  const settled = mergedWinner(winner, winner === remote ? current : remote, path, d.self);
+  const settled = mergedWinner(d.state, winner, winner === remote ? current : remote, path, d.self);
   const sources = winner === remote ? remoteSources : (currentSources ?? []);
   if (winner === remote || currentSources !== null) {
     for (const source of sources.length > 0 ? sources : [from]) accept(d, settled, source, message);

@@ -81,6 +81,14 @@ export interface Meta {
   head: number;
   /** The latest HLC stamp seen in the log. */
   hlc: Hlc;
+  /**
+   * The highest counter of ours in any version we hold or fetch, at any path:
+   * every version we make takes the next one (ownVector), so no two versions
+   * of ours ever share a counter, even where vectors travel between paths (a
+   * conflict copy carries its loser's vector). Absent in states stored before
+   * it existed, hence read with `?? 0`.
+   */
+  ownCounter: number;
 }
 
 export interface State {
@@ -94,7 +102,7 @@ export interface State {
 }
 
 export const initialState = (): State => ({
-  meta: { self: null, networkId: null, name: null, dir: null, joinedVia: null, left: false, head: 0, hlc: { wallMs: 0, counter: 0 } },
+  meta: { self: null, networkId: null, name: null, dir: null, joinedVia: null, left: false, head: 0, hlc: { wallMs: 0, counter: 0 }, ownCounter: 0 },
   files: new Map(),
   peers: new Map(),
   conflicts: new Map(),
@@ -139,6 +147,12 @@ function evolveMeta(s: State, e: EnvelopedEvent): void {
 function setFile(s: State, version: FileVersion, seq: number): void {
   s.files.set(version.path, { version, changedSeq: seq });
   s.dirty.add(projectionPrefixes.files + version.path);
+  noteCounter(s, version);
+}
+
+function noteCounter(s: State, version: FileVersion): void {
+  const mine = s.meta.self === null ? undefined : version.vv[s.meta.self];
+  if (mine !== undefined && mine > (s.meta.ownCounter ?? 0)) s.meta.ownCounter = mine;
 }
 
 function observedVersion(s: State, obs: LocalObservation, e: EnvelopedEvent): FileVersion | null {
@@ -163,14 +177,19 @@ const sameObservation = (v: FileVersion, o: LocalObservation): boolean =>
 
 /**
  * The vector of a version `self` makes at `path` on top of `base`: base with
- * our counter above every one we have used at that path. Settling a conflict
- * while a transfer is under way mints a counter of ours into the transfer's
- * target, which the files entry does not carry: a local edit that reused it
- * would share a vector with that target, or look dominated by it and be
- * overwritten when it lands.
+ * our counter above every one we have used anywhere (Meta.ownCounter), not
+ * only in `base`. Settling a conflict while a transfer is under way mints a
+ * counter of ours into the transfer's target, which the files entry does not
+ * carry; a conflict copy brings its loser's vector, with our counters from
+ * another path, to the copy path. A version of ours that reused one of those
+ * counters would share a vector with a different version, or look dominated
+ * by it and be overwritten.
  */
 export function ownVector(s: State, path: SyncPath, base: VersionVector, self: PeerId): VersionVector {
-  const used = Math.max(base[self] ?? 0, s.files.get(path)?.version.vv[self] ?? 0, s.transfers.get(path)?.version.vv[self] ?? 0);
+  const used = Math.max(
+    base[self] ?? 0, s.meta.self === self ? (s.meta.ownCounter ?? 0) : 0,
+    s.files.get(path)?.version.vv[self] ?? 0, s.transfers.get(path)?.version.vv[self] ?? 0,
+  );
   return normalise({ ...base, [self]: used + 1 });
 }
 
@@ -387,6 +406,7 @@ const changedTransfer = (t: TransferEntry, c: TransferChange): TransferEntry => 
 function setTransfer(s: State, t: TransferEntry): void {
   s.transfers.set(t.path, t);
   s.dirty.add(projectionPrefixes.transfers + t.path);
+  noteCounter(s, t.version);
 }
 
 function dropTransfer(s: State, path: string): void {

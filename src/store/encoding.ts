@@ -115,7 +115,7 @@ const prefixedNames = Object.entries(projectionPrefixes) as [keyof typeof projec
 
 /** A copy of meta as it is now (evolve updates meta in place). A literal, so a new field is a compile error here. */
 function metaCopy(m: Meta): Meta {
-  return { self: m.self, networkId: m.networkId, name: m.name, dir: m.dir, joinedVia: m.joinedVia, left: m.left, head: m.head, hlc: m.hlc };
+  return { self: m.self, networkId: m.networkId, name: m.name, dir: m.dir, joinedVia: m.joinedVia, left: m.left, head: m.head, hlc: m.hlc, ownCounter: m.ownCounter };
 }
 
 function entryFor(state: State, stateKey: string): unknown {

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { EventId, PeerId } from '../../../src/core/ids.js';
 import { compare } from '../../../src/core/vv.js';
-import { TestNet } from './harness.js';
+import type { EnvelopedEvent, Event } from '../../../src/events/types.js';
+import { evolve, initialState } from '../../../src/projections/state.js';
+import { TestNet, p } from './harness.js';
 
 const A = 'aaaaaaaaaaaaaaaa';
 const B = 'bbbbbbbbbbbbbbbb';
@@ -34,5 +37,22 @@ describe('engine: our counters are never reused', () => {
     assert.equal(a.read('f.txt'), 'second edit by a', 'the latest edit wins, on both peers');
     const kept = Object.entries(a.tree()).filter(([k]) => k.includes('.ploppy-conflict-')).map(([, v]) => v);
     assert.ok(kept.includes('6:edit by b') && kept.includes('6:first edit by a'), `both losers are kept: ${JSON.stringify(kept)}`);
+  });
+});
+
+describe('engine: a version we make never reuses a counter of ours seen at another path', () => {
+  it('a copy carrying our counter from the path it came from does not lend it to the next version we make', () => {
+    const s = initialState();
+    let seq = 0;
+    const hlc = { wallMs: 1_700_000_000_000, counter: 0 };
+    const fold = (e: Event): void => void evolve(s, { ...e, seq: ++seq, id: `e${seq}` as EventId, hlc: { ...hlc, counter: seq }, peer: A as PeerId, v: 1 } as EnvelopedEvent);
+    fold({ type: 'NetworkCreated', data: { networkId: 'n', name: 'n', peer: A as PeerId, dir: '/d' } });
+    // A conflict copy of B's loser, whose vector holds our counter 7 from the original path.
+    const copy = { path: p('f.ploppy-conflict-20231114-221320-bbbbbbbb.txt'), type: 'file', mode: 6, size: 0, mtimeMs: 0, blockSizeBytes: 4, blocks: [], deleted: false, vv: { [A]: 7, [B]: 3 }, hlc: { wallMs: 1_700_000_000_000, counter: 0 }, author: B as PeerId } as const;
+    fold({ type: 'FileCommitted', data: { path: copy.path, version: copy } });
+    fold({ type: 'LocalFileChanged', data: { path: p('new.txt'), type: 'file', mode: 6, size: 0, mtimeMs: 0, blockSizeBytes: 4, blocks: [] } });
+    assert.deepEqual(s.files.get('new.txt')?.version.vv, { [A]: 8 });
+    fold({ type: 'LocalFileDeleted', data: { path: copy.path } });
+    assert.deepEqual(s.files.get(copy.path)?.version.vv, { [A]: 9, [B]: 3 });
   });
 });
