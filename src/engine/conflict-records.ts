@@ -63,17 +63,20 @@ export function mergeAfterCopy(d: Decider, path: SyncPath): void {
 }
 
 /**
- * A conflict's copy could not be fetched: every peer that announced it said
- * it no longer has the blocks, or never answered. Its holders moved on (an
- * edit on top of the loser, or a later loser of the same author in the same
- * second, which takes the same copy name); waiting would hold this path
- * forever. Stop fetching it (the engine then asks its neighbours to list
- * everything again, so whatever they hold at the copy path comes back: a
- * version we set aside as older than this target, or the copy itself should
- * someone still have it).
+ * A target of ours could not be fetched: every peer that announced it said it
+ * no longer has the blocks, or never answered. "Ours" is a conflict copy, or
+ * a version that carries a counter of ours the disk does not have yet (we
+ * settled a conflict in its favour, or `resolve` made it). Its holders moved
+ * on, but a target like this is never superseded by what they announce next
+ * (no one else has seen our counter, and a copy path has no successor), so
+ * waiting would hold the path forever. Stop fetching it (the engine then asks
+ * its neighbours to list everything again, so what they hold there comes
+ * back: a version we set aside as older than this target, say).
  */
-export function abandonCopy(d: Decider, copyPath: SyncPath): void {
-  const t = d.state.transfers.get(copyPath);
-  if (t === undefined || pristineCopy(t.version) === null) return;
-  d.emit({ type: 'VersionSuperseded', data: { path: copyPath, version: t.version, from: d.self, message: d.input.id as string as MessageId, reason: 'lost' } });
+export function abandonTarget(d: Decider, path: SyncPath): void {
+  const t = d.state.transfers.get(path);
+  if (t === undefined) return;
+  const settledHere = (t.version.vv[d.self] ?? 0) > (d.state.files.get(path)?.version.vv[d.self] ?? 0);
+  if (!settledHere && pristineCopy(t.version) === null) return;
+  d.emit({ type: 'VersionSuperseded', data: { path, version: t.version, from: d.self, message: d.input.id as string as MessageId, reason: 'lost' } });
 }

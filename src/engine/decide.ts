@@ -17,7 +17,7 @@ import type { State } from '../projections/state.js';
 import type { Decider } from './decider.js';
 import { decideCantSee, decideLearned, decideLinkLost } from './peers.js';
 import { decideResolve } from './resolve.js';
-import { abandonCopy, mergeAfterCopy } from './conflict-records.js';
+import { abandonTarget, mergeAfterCopy } from './conflict-records.js';
 import { reconcile, reconcileLocal, reconcileNotEmpty } from './versions.js';
 
 export const decisionTypes: ReadonlySet<EventType> = new Set<EventType>([
@@ -55,7 +55,7 @@ function decideInput(d: Decider, input: EnvelopedEvent): void {
       return mergeAfterCopy(d, input.data.path);
     case 'TransferFailed':
       if (input.data.code === 'DIR_NOT_EMPTY') reconcileNotEmpty(d, input.data.path, eventId);
-      if (input.data.code === 'BLOCK_UNAVAILABLE') abandonCopy(d, input.data.path);
+      if (input.data.code === 'BLOCK_UNAVAILABLE') abandonTarget(d, input.data.path);
       return;
     case 'PeerDisconnected':
       return decideLinkLost(d, input.data.peer);

@@ -162,3 +162,33 @@ describe('engine: keeping our own loser when the disk is full for a moment', () 
     sameLists([a, b]);
   });
 });
+
+describe('engine: a version we settled on that nobody can send', () => {
+  it('is given up, and the peer goes back to what the others hold', () => {
+    const net = new TestNet(13);
+    const a = net.add(A, { create: true });
+    const b = net.add(B);
+    net.connect(a, b);
+    a.write('f.txt', 'base');
+    net.run();
+    net.cut(a.id, b.id);
+    a.write('f.txt', 'AAAAAAAA');
+    b.remove('f.txt');
+    net.connect(a, b);
+    net.run();
+    net.advance(30_000);
+    assert.equal(b.read('f.txt'), 'AAAAAAAA', 'modify beats delete');
+    // A hears of a later edit of B's that B no longer has (B moved on from it): A settles on it,
+    // with a counter of its own, which nothing B announces will ever supersede.
+    const mine = a.state.files.get('f.txt')?.version;
+    assert.ok(mine !== undefined);
+    const ghost = { ...mine, size: 8, blocks: blocksOf(bytes('GGGGGGGG')), vv: { [B]: 9 }, hlc: { wallMs: net.nowMs, counter: 0 }, author: B as never };
+    const cursor = a.state.peers.get(B)?.cursor ?? 0;
+    a.handle({ kind: 'received', from: b.id, msg: { cmd: 'IHAVE', id: testIds(4).messageId(), files: [ghost], since: cursor, upTo: cursor } });
+    assert.ok((a.state.transfers.get('f.txt')?.version.vv[A] ?? 0) > (mine.vv[A] ?? 0), 'A settled on it');
+    net.run();
+    net.advance(120_000);
+    assert.equal(a.state.transfers.size, 0, 'A gave it up');
+    assert.deepEqual(a.tree(), b.tree());
+  });
+});
