@@ -6,8 +6,9 @@
  * prepare() makes the pair the way a user would (`create` on A with its
  * folder still empty, `join` on B through A's address), waits until each
  * knows the other, and stops both. start() then launches the two daemons in
- * the foreground as our children (`ploppy start`), so the clock covers their
- * start-up and their pids are ours to measure and stop.
+ * the foreground as our children (`ploppy start`, with the node flags and
+ * environment `--detach` uses), so the clock covers their start-up and their
+ * pids are ours to measure and stop.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { networkPaths } from '../../src/cli/home.js';
 import { callControl } from '../../src/daemon/control.js';
+import { daemonEnv, daemonNodeFlags } from '../../src/daemon/launch.js';
 import type { NetworkRow } from '../../src/projections/views.js';
 import type { DaemonTool, Pair, RunDirs } from './measure.js';
 import { exited, runChecked, startProcess, stopProcess } from './system.js';
@@ -111,8 +113,8 @@ export function ploppyTool(options: PloppyOptions = {}): DaemonTool {
       const profile = options.profileDir !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] : [];
       const logs = [join(run.root, 'ploppy-a.log'), join(run.root, 'ploppy-b.log')] as const;
       const launch = (home: string, logFile: string): ChildProcess =>
-        startProcess(process.execPath, [...profile, ...(options.nodeFlags ?? []), bin, 'start', '--name', network, '--home', home], {
-          prefix: run.ns.prefix, logFile, env: buildEnv(options),
+        startProcess(process.execPath, [...profile, ...daemonNodeFlags, ...(options.nodeFlags ?? []), bin, 'start', '--name', network, '--home', home], {
+          prefix: run.ns.prefix, logFile, env: daemonEnv(buildEnv(options)),
         });
       const [homeA, homeB] = homes(run);
       const children = [launch(homeA, logs[0]), launch(homeB, logs[1])] as const;

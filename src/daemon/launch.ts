@@ -21,7 +21,8 @@ export interface DaemonHello {
   readonly pid: number;
 }
 
-const binPath = fileURLToPath(new URL('../../bin/ploppy.js', import.meta.url));
+// src/daemon/launch.ts, or dist/src/daemon/launch.js in the compiled build: one level deeper.
+const binPath = fileURLToPath(new URL(`${import.meta.url.includes('/dist/src/') ? '../../../' : '../../'}bin/ploppy.js`, import.meta.url));
 const detachWaitMs = 30_000;
 const pollIntervalMs = 50;
 
@@ -40,12 +41,26 @@ export async function assertNotRunning(paths: NetworkPaths): Promise<void> {
   if (hello !== null) throw new PloppyError('DAEMON_RUNNING', `network ${paths.name} is already running (pid ${hello.pid}, listening on ${hello.address})`);
 }
 
+/**
+ * How a daemon process is run. A daemon allocates at a high rate (a buffer per
+ * block): a small young generation keeps V8 from growing it to 32 MiB
+ * (scavenges stay cheap: little survives them), and two malloc arenas keep
+ * glibc from holding freed block memory in one arena per thread. Together
+ * they take a busy daemon's peak RSS down by a few tens of megabytes.
+ */
+export const daemonNodeFlags: readonly string[] = ['--max-semi-space-size=4'];
+
+/** The environment of a daemon process: the caller's, with the malloc settings above unless set already. */
+export function daemonEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  return { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', ...base };
+}
+
 export async function startDetached(paths: NetworkPaths, home: string): Promise<DaemonHello> {
   const logFd = openSync(paths.daemonLog, 'a');
-  const child = spawn(process.execPath, [binPath, 'start', '--name', paths.name, '--home', home], {
+  const child = spawn(process.execPath, [...daemonNodeFlags, binPath, 'start', '--name', paths.name, '--home', home], {
     detached: true,
     stdio: ['ignore', logFd, logFd],
-    env: process.env,
+    env: daemonEnv(),
   });
   closeSync(logFd);
   let exited: number | null = null;
