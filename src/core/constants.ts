@@ -97,3 +97,15 @@ export const watchPendingPathsMax = 50_000;
 export const tempFilesOpenMax = 256;
 /** Operations the applier runs as one batch (one directory fsync each, overlapping file fsyncs). */
 export const applyBatchOpsMax = 256;
+/** Worker threads that read and hash single blocks (serving, local copies, received blocks). */
+export const blockThreadsMax = 1;
+
+// --- the daemon's block pipeline (src/daemon)
+/** Block reads for peers in progress at once (their bytes wait in memory for the socket). */
+export const serveReadsInFlightMax = 8;
+/** Bytes queued on a peer's socket before serving waits for it to drain. */
+export const sendQueueBytesMax = 4 * 1024 * 1024;
+/** Received block bytes waiting to be written before the daemon stops reading from peers. */
+export const pendingWriteBytesMax = 32 * 1024 * 1024;
+/** Received blocks at least this large are hashed on a block worker before the engine sees them. */
+export const hashOffThreadBytesMin = 64 * 1024;

@@ -16,16 +16,35 @@ import { isApplierTempName, ownerBits, sameMtime, typeOf } from './disk.js';
 import { errnoOf, isNotFound } from './folder.js';
 import type { FileDigest } from './hash-core.js';
 
+/** A temp file gets a background datasync after this many bytes written (see OpenTemps). */
+const writebackBytes = 32 * 1024 * 1024;
+
 /** Read-write, created if missing, never truncated, never through a symlink planted at the name. */
 const tempOpenFlags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW;
+
+interface OpenTemp {
+  readonly handle: FileHandle;
+  users: number;
+  /** Bytes written since the last background datasync was started. */
+  unsynced: number;
+  /** The background datasync in flight, if any. */
+  syncing: Promise<void> | null;
+}
 
 /**
  * Temp files kept open between writeBlock calls, least recently used closed
  * first, never one that is in use. No truncate on creation: blocks written out
  * of order leave holes, and commit verifies size and content anyway.
+ *
+ * Early writeback: every writebackBytes written to a temp file start a
+ * datasync in the background. With gigabytes of RAM the kernel would
+ * otherwise keep a whole large file dirty until the commit's fsync, which
+ * then writes it all out at once, after the last block arrived; this way the
+ * disk writes while the network delivers, and the commit's fsync finds little
+ * left to do. (It syncs more, never less.)
  */
 export class OpenTemps {
-  private readonly handles = new Map<string, { handle: FileHandle; users: number }>();
+  private readonly handles = new Map<string, OpenTemp>();
 
   constructor(private readonly openMax: number) {}
 
@@ -45,9 +64,27 @@ export class OpenTemps {
       raced.users++;
       return raced.handle;
     }
-    this.handles.set(native, { handle, users: 1 });
+    this.handles.set(native, { handle, users: 1, unsynced: 0, syncing: null });
     await this.evict();
     return handle;
+  }
+
+  /** True when `native` is held open (its path need not be resolved again to write to it). */
+  isOpen(native: string): boolean {
+    return this.handles.has(native);
+  }
+
+  /** `bytes` more were written to `native`: start a background datasync when enough piled up. */
+  written(native: string, bytes: number): void {
+    const entry = this.handles.get(native);
+    if (entry === undefined) return;
+    entry.unsynced += bytes;
+    if (entry.unsynced < writebackBytes || entry.syncing !== null) return;
+    entry.unsynced = 0;
+    entry.syncing = entry.handle.datasync().then(
+      () => { entry.syncing = null; },
+      () => { entry.syncing = null; }, // the commit's own fsync reports what matters
+    );
   }
 
   release(native: string): void {
@@ -60,27 +97,32 @@ export class OpenTemps {
       if (this.handles.size <= this.openMax) return;
       if (entry.users > 0) continue;
       this.handles.delete(native);
+      await entry.syncing;
       await entry.handle.close();
     }
   }
 
   /** Hand over the open handle of `native` (the caller closes it), if one is cached. */
-  take(native: string): FileHandle | undefined {
+  async take(native: string): Promise<FileHandle | undefined> {
     const entry = this.handles.get(native);
     this.handles.delete(native);
+    await entry?.syncing;
     return entry?.handle;
   }
 
   /** Close and delete a temp file (a failed write: nothing half-done stays behind). */
   async discard(native: string): Promise<void> {
-    await this.take(native)?.close();
+    await (await this.take(native))?.close();
     await unlink(native).catch(() => undefined);
   }
 
   async closeAll(): Promise<void> {
     const all = [...this.handles.values()];
     this.handles.clear();
-    await Promise.all(all.map((e) => e.handle.close()));
+    await Promise.all(all.map(async (e) => {
+      await e.syncing;
+      await e.handle.close();
+    }));
   }
 }
 

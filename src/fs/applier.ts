@@ -30,12 +30,13 @@
  *   are not reported back as local changes.
  */
 import { chmod, lutimes, mkdir, open, readdir, readlink, rename, rm, symlink, unlink, utimes } from 'node:fs/promises';
-import { constants } from 'node:fs';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AssertionError, assert } from '../core/assert.js';
 import { blockLength } from '../core/blocks.js';
-import { applyBatchOpsMax, blockSizeMaxBytes, hashInThreadBytesMax, tempFilesOpenMax } from '../core/constants.js';
+import { applyBatchOpsMax, blockSizeMaxBytes, hashInThreadBytesMax, hashOffThreadBytesMin, tempFilesOpenMax } from '../core/constants.js';
+import { markOwnedMemory } from '../core/buffers.js';
 import { PloppyError } from '../core/errors.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { BlockHash } from '../core/ids.js';
@@ -50,7 +51,8 @@ import type { HashFile } from './applier-support.js';
 import { diskModeFor, isApplierTempName, isTempName, ownerBits, tempNameFor } from './disk.js';
 import type { DiskEntry } from './disk.js';
 import { basenameOf, errnoOf, isNotFound, SharedFolder } from './folder.js';
-import { hashFileAsync, hashOpenFile, sha256Hex } from './hash-core.js';
+import type { BlockPool } from './block-pool.js';
+import { hashFileAsync, hashOpenFile, rememberDigest, sha256Hex } from './hash-core.js';
 import type { HashPool } from './hash-pool.js';
 import type { IgnoreRules } from './ignore.js';
 
@@ -74,6 +76,8 @@ export interface ApplierOptions {
   readonly ignore?: IgnoreRules;
   /** Worker threads for verifying files of hashInThreadBytesMax and more. */
   readonly pool?: HashPool;
+  /** Worker threads that read and hash single blocks (serving peers, local copies). */
+  readonly blocks?: BlockPool;
 }
 
 interface Located {
@@ -140,9 +144,34 @@ function commitGroupAt(ops: readonly WriteOp[], i: number): CommitOp[] {
   return group;
 }
 
+/**
+ * A small range read synchronously: three system calls from the page cache
+ * cost less than one trip through the thread pool or to a worker (the small
+ * files of a folder being served were just read by the scan).
+ */
+function readSmallRange(native: string, offset: number, length: number, headroom: number): Buffer {
+  const whole = Buffer.allocUnsafeSlow(headroom + length);
+  const fd = openSync(native, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    let got = 0;
+    while (got < length) {
+      const n = readSync(fd, whole, headroom + got, length - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    const data = whole.subarray(headroom, headroom + got);
+    markOwnedMemory(data);
+    return data;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Carries out FsOps on one shared folder; see the module comment. */
 export class Applier {
   private readonly temps = new OpenTemps(tempFilesOpenMax);
+  /** Where the version being written goes (see locateForWrite). */
+  private readonly writing = new WeakMap<FileVersion, Located & { readonly path: SyncPath }>();
   private readonly hashFile: HashFile;
   private readonly queue: Queued[] = [];
   private draining = false;
@@ -297,6 +326,19 @@ export class Applier {
     return { native, temp: path.join(path.dirname(native), tempNameFor(basenameOf(p), version)) };
   }
 
+  /**
+   * Where the blocks of (p, version) go. The first block resolves the path;
+   * later ones write through the temp file's open handle, which stays valid
+   * whatever happens to the path, so they skip resolving it again.
+   */
+  private async locateForWrite(p: SyncPath, version: FileVersion, batch: Batch): Promise<Located> {
+    const known = this.writing.get(version);
+    if (known !== undefined && known.path === p && this.temps.isOpen(known.temp)) return known;
+    const located = await this.locate(p, version, batch);
+    this.writing.set(version, { ...located, path: p });
+    return located;
+  }
+
   /** Run `create`; if it fails for want of a parent directory, make the parents and run it again. */
   private async withParent<T>(native: string, batch: Batch, i: number, create: () => Promise<T>): Promise<T> {
     try {
@@ -328,11 +370,12 @@ export class Applier {
       assert(version.blocks[index] === hash, `block ${index} of ${p} is not ${hash}`);
       assert(blockLength(version.size, version.blockSizeBytes, index) === data.length, `block ${index} of ${p} has the wrong length`);
     }
-    const { temp, native } = await this.locate(p, version, batch);
+    const { temp, native } = await this.locateForWrite(p, version, batch);
     try {
       const handle = await this.withParent(native, batch, i, () => this.temps.acquire(temp));
       try {
         for (const index of indices) await writeFully(handle, data, index * version.blockSizeBytes);
+        this.temps.written(temp, data.length * indices.length);
       } finally {
         this.temps.release(temp);
       }
@@ -348,12 +391,7 @@ export class Applier {
     const source = await this.resolve(op.fromPath, false, batch);
     let data: Buffer;
     try {
-      const handle = await open(source, constants.O_RDONLY | constants.O_NOFOLLOW);
-      try {
-        data = await readFully(handle, op.length, op.fromOffset);
-      } finally {
-        await handle.close();
-      }
+      data = await this.readRange(source, op.fromOffset, op.length, 0);
     } catch (e) {
       if (isNotFound(e)) throw changedOnDisk(op.fromPath, 'it is gone');
       throw e;
@@ -362,18 +400,36 @@ export class Applier {
     await this.writeBlocks(op.path, op.version, op.indices, op.hash, data, batch, i);
   }
 
-  /** Read a block for a peer; the bytes are returned only when they still match `hash`. */
-  async readBlock(p: SyncPath, offset: number, length: number, hash: BlockHash): Promise<ReadBlockResult> {
+  /**
+   * The bytes at [offset, offset + length) of a file already resolved. With a
+   * block pool they are read and hashed on a worker (the digest is remembered
+   * for the caller's check); `headroom` bytes of scratch memory precede them.
+   */
+  private async readRange(native: string, offset: number, length: number, headroom: number): Promise<Buffer> {
+    const blocks = this.options.blocks;
+    if (length < hashOffThreadBytesMin) return readSmallRange(native, offset, length, headroom);
+    if (blocks !== undefined) {
+      const { data, digest } = await blocks.read(native, offset, length, headroom);
+      rememberDigest(data, digest);
+      return data;
+    }
+    const handle = await open(native, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      return await readFully(handle, length, offset);
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /**
+   * Read a block for a peer; the bytes are returned only when they still match
+   * `hash`. `headroom`: scratch bytes wanted in front of them (for a frame header).
+   */
+  async readBlock(p: SyncPath, offset: number, length: number, hash: BlockHash, headroom = 0): Promise<ReadBlockResult> {
     try {
       assert(Number.isSafeInteger(offset) && offset >= 0 && length > 0 && length <= blockSizeMaxBytes, 'block range');
       const native = await this.resolve(p, false);
-      const handle = await open(native, constants.O_RDONLY | constants.O_NOFOLLOW);
-      let data: Buffer;
-      try {
-        data = await readFully(handle, length, offset);
-      } finally {
-        await handle.close();
-      }
+      const data = await this.readRange(native, offset, length, headroom);
       if (data.length !== length || sha256Hex(data) !== hash) throw changedOnDisk(p, `block ${hash.slice(0, 12)} is no longer at offset ${offset}`);
       return { ok: true, data };
     } catch (e) {
@@ -450,7 +506,7 @@ export class Applier {
 
   /** The handle writeBlock left open, or the temp file opened again (created, for an empty file). */
   private async openTempForCommit(p: SyncPath, native: string, temp: string, version: FileVersion, batch: Batch, i: number): Promise<FileHandle> {
-    const cached = this.temps.take(temp);
+    const cached = await this.temps.take(temp);
     if (cached !== undefined) return cached;
     if (version.size === 0) {
       const flags = constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;

@@ -101,10 +101,24 @@ export const isApplierTempName = (name: string): boolean => tempNamePattern.test
  * to keep the whole name within the file system's 255-byte limit.
  */
 export function tempNameFor(basename: string, version: Pick<FileVersion, 'size' | 'blockSizeBytes' | 'blocks' | 'target' | 'type'>): string {
+  const prefix = `${tempFilePrefix}${contentHash8(version)}-`;
+  return prefix + truncateUtf8(basename, pathSegmentBytesMax - prefix.length);
+}
+
+/**
+ * Versions are immutable and a transfer passes the same version object with
+ * every block it writes; a 256 MiB file's identity is ~70 KB of text to hash,
+ * so it is hashed once per version object.
+ */
+const hash8ByVersion = new WeakMap<object, string>();
+
+function contentHash8(version: Pick<FileVersion, 'size' | 'blockSizeBytes' | 'blocks' | 'target' | 'type'>): string {
+  const cached = hash8ByVersion.get(version);
+  if (cached !== undefined) return cached;
   const identity = `${version.type}\n${version.size}\n${version.blockSizeBytes}\n${version.blocks.join(',')}\n${version.target ?? ''}`;
   const hash8 = createHash('sha256').update(identity).digest('hex').slice(0, 8);
-  const prefix = `${tempFilePrefix}${hash8}-`;
-  return prefix + truncateUtf8(basename, pathSegmentBytesMax - prefix.length);
+  hash8ByVersion.set(version, hash8);
+  return hash8;
 }
 
 function truncateUtf8(s: string, bytesMax: number): string {

@@ -11,7 +11,11 @@
  *
  * The checks are made with lstat before acting, so a symlink swapped in between
  * the check and the operation is not caught (Node has no openat/O_BENEATH).
+ * They are synchronous: an lstat of a directory the kernel has just seen
+ * costs about a microsecond, the promise API's round trip through the thread
+ * pool twenty times that, and every block write and commit resolves its path.
  */
+import { lstatSync } from 'node:fs';
 import { lstat, readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { PloppyError } from '../core/errors.js';
@@ -80,7 +84,7 @@ export class SharedFolder {
   /** The entry named `segment` (NFC) in `dir`, under its native name. */
   private async findEntry(dir: string, segment: string): Promise<{ native: string; kind: 'directory' | 'symlink' | 'other' } | null> {
     const direct = path.join(dir, segment);
-    const kind = await kindOf(direct);
+    const kind = kindOf(direct);
     if (kind !== null) return { native: direct, kind };
     if (asciiOnly.test(segment)) return null;
     let names: string[];
@@ -93,7 +97,7 @@ export class SharedFolder {
     const match = names.find((n) => n !== segment && n.normalize('NFC') === segment);
     if (match === undefined) return null;
     const native = path.join(dir, match);
-    const matchKind = await kindOf(native);
+    const matchKind = kindOf(native);
     return matchKind === null ? null : { native, kind: matchKind };
   }
 
@@ -103,9 +107,10 @@ export class SharedFolder {
   }
 }
 
-async function kindOf(native: string): Promise<'directory' | 'symlink' | 'other' | null> {
+function kindOf(native: string): 'directory' | 'symlink' | 'other' | null {
   try {
-    const st = await lstat(native);
+    const st = lstatSync(native, { throwIfNoEntry: false });
+    if (st === undefined) return null;
     return st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : 'other';
   } catch (e) {
     if (isNotFound(e)) return null;

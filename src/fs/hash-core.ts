@@ -150,4 +150,25 @@ export async function hashOpenFile(handle: FileHandle, blockSizeBytes: number, e
 }
 
 /** Hash of one byte range, for serving and copying blocks. */
-export const sha256Hex = (data: Uint8Array): BlockHash => createHash('sha256').update(data).digest('hex') as BlockHash;
+/**
+ * Digests of whole buffers already computed in this process, keyed by the
+ * buffer object. A received block is checked by the engine and again by the
+ * applier just before it is written; a copied block is read, checked, then
+ * written through the same check. Block buffers are never written to once
+ * filled, so the second check of the same object can be a lookup.
+ */
+const knownDigests = new WeakMap<Uint8Array, BlockHash>();
+
+/** SHA-256 of a whole buffer, in hex (computed once per buffer object; see knownDigests). */
+export const sha256Hex = (data: Uint8Array): BlockHash => {
+  const known = knownDigests.get(data);
+  if (known !== undefined) return known;
+  const digest = createHash('sha256').update(data).digest('hex') as BlockHash;
+  knownDigests.set(data, digest);
+  return digest;
+};
+
+/** Record a digest computed elsewhere (a hash worker) for exactly these bytes. */
+export const rememberDigest = (data: Uint8Array, digest: BlockHash): void => {
+  knownDigests.set(data, digest);
+};

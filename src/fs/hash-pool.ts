@@ -48,10 +48,11 @@ function errorOf(outcome: { code: string; message: string }): Error {
   return Object.assign(new Error(outcome.message), { code: outcome.code });
 }
 
-function spawnWorker(): Worker {
+/** Start the worker module `name` (beside this one) as compiled JS, or through tsx when running from source. */
+export function spawnWorker(name = 'hash-worker'): Worker {
   const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new Worker(new URL('./hash-worker.js', here));
-  const target = new URL('./hash-worker.ts', here).href;
+  if (!here.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, here));
+  const target = new URL(`./${name}.ts`, here).href;
   const tsxApi = import.meta.resolve('tsx/esm/api');
   const bootstrap = `import { register } from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(target)});`;
   return new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`));

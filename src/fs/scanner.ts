@@ -66,6 +66,13 @@ export interface ScanOptions {
   readonly pool?: HashPool;
   /** Called often (every file hashed): keep it cheap, throttle the display. */
   readonly onProgress?: (progress: ScanProgress) => void;
+  /**
+   * Each change as soon as it is known, so the caller can act on the first
+   * files while the rest are still being hashed: directories and symlinks
+   * first, in walk order (parents before children), then files as their
+   * hashes arrive. The result's `changed` still lists them all.
+   */
+  readonly onChanged?: (observation: LocalObservation) => void;
 }
 
 /** What a scan found, relative to the cache it was given. */
@@ -244,10 +251,11 @@ interface Classified {
   readonly entries: Map<SyncPath, DiskEntry>;
   readonly changed: DiskEntry[];
   unchanged: number;
+  readonly onChanged: ((observation: LocalObservation) => void) | undefined;
 }
 
 async function classify(walk: Walk, cache: ReadonlyMap<string, CachedEntry>, options: ScanOptions): Promise<Classified> {
-  const out: Classified = { entries: new Map(), changed: [], unchanged: 0 };
+  const out: Classified = { entries: new Map(), changed: [], unchanged: 0, onChanged: options.onChanged };
   const toHash: Found[] = [];
   const links = walk.found.filter((f) => f.st.isSymbolicLink());
   const targets = await Promise.all(links.map((f) => readlink(f.native).catch(vanished)));
@@ -270,8 +278,12 @@ async function classify(walk: Walk, cache: ReadonlyMap<string, CachedEntry>, opt
 /** Record `entry`; it is a change unless the cache already says the same. */
 function keep(out: Classified, cached: CachedEntry | undefined, entry: DiskEntry): void {
   out.entries.set(entry.path, entry);
-  if (cached !== undefined && sameContent(cached, entry)) out.unchanged++;
-  else out.changed.push(entry);
+  if (cached !== undefined && sameContent(cached, entry)) {
+    out.unchanged++;
+    return;
+  }
+  out.changed.push(entry);
+  out.onChanged?.(observationOf(entry));
 }
 
 /** A file trusted from the cache: its blocks, today's stat. */
@@ -345,10 +357,14 @@ function summarise(walk: Walk, c: Classified, deleted: SyncPath[]): ScanResult {
   };
 }
 
-/** A scan as the engine's inputs: every change, every deletion, then scanFinished. */
-export function toLocalChanges(result: ScanResult): LocalChange[] {
+/**
+ * A scan as the engine's inputs: every change, every deletion, then
+ * scanFinished. `changesStreamed`: the changes already went out through
+ * ScanOptions.onChanged, so only the rest is left.
+ */
+export function toLocalChanges(result: ScanResult, changesStreamed = false): LocalChange[] {
   return [
-    ...result.changed.map((observation): LocalChange => ({ kind: 'changed', observation })),
+    ...(changesStreamed ? [] : result.changed.map((observation): LocalChange => ({ kind: 'changed', observation }))),
     ...result.deleted.map((p): LocalChange => ({ kind: 'deleted', path: p })),
     { kind: 'scanFinished', files: result.files, bytes: result.bytes },
   ];

@@ -1,11 +1,13 @@
 /**
- * The watcher: turns chokidar's file events into the engine's LocalChanges.
+ * The watcher: turns file events (TreeWatch: inotify through fs.watch) into the
+ * engine's LocalChanges.
  *
  * Theory of operation
  * - Events only mark paths dirty. After watchDebounceMs of quiet (and at least
  *   every watchDebounceMaxMs under continuous activity) the dirty paths are
  *   looked at as they are *now* (lstat), so a burst of events on one path is
- *   one report, and the order of chokidar's events does not matter.
+ *   one report, and the order of the events does not matter. A known
+ *   directory found gone takes its known descendants with it.
  * - `known` is what the engine has been told is on disk (seeded from the scan).
  *   A path whose stat matches its known entry is not reported: that is how the
  *   applier's own writes stay silent. The applier brackets each write with
@@ -17,15 +19,12 @@
  *   move whose mode changed on the way is followed by a change.
  * - Order of a report: creations and moves by target path (parents first),
  *   then deletions (children first).
- * - A chmod changes no mtime, so chokidar stays quiet about it; fs.watch's raw
- *   'change' events mark those paths too (extra marks cost one lstat each).
- * - When the watcher cannot keep up (too many pending paths), chokidar fails,
+ * - A chmod changes no mtime but is an inotify event like any other.
+ * - When the watcher cannot keep up (too many pending paths), watching fails,
  *   or the ignore rules change, it asks for a full rescan instead of guessing.
  */
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { watch } from 'chokidar';
-import type { FSWatcher } from 'chokidar';
 import { ignoreFileName, watchDebounceMaxMs, watchDebounceMs, watchPendingPathsMax } from '../core/constants.js';
 import { isPloppyError } from '../core/errors.js';
 import { toSyncPath } from '../core/path.js';
@@ -39,6 +38,7 @@ import { basenameOf, parentPath, SharedFolder } from './folder.js';
 import type { HashPool } from './hash-pool.js';
 import type { IgnoreRules } from './ignore.js';
 import { observe } from './scanner.js';
+import { TreeWatch } from './tree-watch.js';
 
 /** What the watcher needs: the rules, what is known to be on disk, and where to report. */
 export interface WatcherOptions {
@@ -71,7 +71,7 @@ export class Watcher implements WriteListener {
   private readonly known: Map<string, DiskEntry>;
   private readonly pending = new Map<SyncPath, string>();
   private readonly held = new Map<SyncPath, number>();
-  private chokidar: FSWatcher | null = null;
+  private tree: TreeWatch | null = null;
   private timer: NodeJS.Timeout | null = null;
   private firstPendingAtMs = 0;
   private flushing: Promise<void> | null = null;
@@ -81,10 +81,10 @@ export class Watcher implements WriteListener {
     this.known = new Map(options.known);
   }
 
-  /** Start watching `dir`; resolves once chokidar has read the tree. */
+  /** Start watching `dir`; resolves once every directory is watched. */
   static async start(dir: string, options: WatcherOptions): Promise<Watcher> {
     const w = new Watcher(await SharedFolder.open(dir), options);
-    await w.startChokidar();
+    w.startWatching();
     return w;
   }
 
@@ -117,8 +117,8 @@ export class Watcher implements WriteListener {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.pending.clear();
-    await this.chokidar?.close();
-    this.chokidar = null;
+    this.tree?.close();
+    this.tree = null;
     if (this.flushing !== null) await this.flushing;
   }
 
@@ -126,44 +126,30 @@ export class Watcher implements WriteListener {
     return this.options.debounceMs ?? watchDebounceMs;
   }
 
-  // ---------------------------------------------------------------- chokidar
+  // ---------------------------------------------------------------- events
 
-  private async startChokidar(): Promise<void> {
-    const root = this.folder.root;
-    const w = watch(root, {
-      ignoreInitial: true, followSymlinks: false, atomic: false, alwaysStat: false, persistent: true,
-      ignored: (native: string, stats?: Stats) => this.ignoredByChokidar(native, stats),
+  private startWatching(): void {
+    const tree = new TreeWatch(this.folder.root, {
+      onPath: (native) => this.noted(native),
+      onError: (reason) => this.options.onRescanNeeded(reason),
+      ignored: (native, isDirectory) => this.ignoredPath(native, isDirectory),
+      ignoredName: isTempName,
     });
-    this.chokidar = w;
-    for (const event of ['add', 'addDir', 'change', 'unlink'] as const) w.on(event, (native: string) => this.noted(native));
-    w.on('unlinkDir', (native: string) => {
-      if (native === root) this.options.onRescanNeeded('the shared folder itself was removed');
-      else this.noted(native);
-    });
-    // chokidar reports a change only when the mtime moves; a chmod moves only the ctime.
-    // fs.watch's raw 'change' catches it; the entry may be the watched path or a child of it.
-    w.on('raw', (event: string, name: string, details: unknown) => {
-      const watched = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
-      if (event !== 'change' || typeof watched !== 'string') return;
-      if (watched !== root) this.noted(watched);
-      if (typeof name === 'string' && name !== '') this.noted(path.join(watched, name));
-    });
-    w.on('error', (e: unknown) => this.options.onRescanNeeded(`watcher error: ${e instanceof Error ? e.message : String(e)}`));
-    await new Promise<void>((resolve) => w.once('ready', () => resolve()));
+    this.tree = tree;
+    tree.start();
   }
 
-  private async restartChokidar(): Promise<void> {
-    const old = this.chokidar;
-    this.chokidar = null;
-    await old?.close();
-    if (!this.closed) await this.startChokidar();
+  private restartWatching(): void {
+    this.tree?.close();
+    this.tree = null;
+    if (!this.closed) this.startWatching();
   }
 
-  private ignoredByChokidar(native: string, stats?: Stats): boolean {
+  private ignoredPath(native: string, isDirectory: boolean): boolean {
     const p = this.syncPathOf(native);
     if (p === '') return false;
     if (p === null) return true;
-    return this.options.ignore.ignores(p, stats?.isDirectory() ?? false);
+    return this.options.ignore.ignores(p, isDirectory);
   }
 
   /** '' for the root, null for what can never be synced. */
@@ -230,15 +216,25 @@ export class Watcher implements WriteListener {
         present.push({ path: p, native, st });
       }
     });
+    this.addGoneDescendants(gone, new Set(looked.map((l) => l.path)));
     const { moves, rest } = movesByInode(gone, present);
     const observed = await this.observeAll(rest);
     const contentMoves = movesByContent(gone, observed, moves, this.known);
     this.report([...moves, ...contentMoves], observed, gone);
     if (rulesChanged.length > 0 && !this.closed) {
-      await this.restartChokidar();
+      this.restartWatching();
       this.options.onRescanNeeded('.ploppyignore changed');
     }
     if (this.pending.size > 0) this.schedule();
+  }
+
+  /** A directory that is gone took what the engine knows under it along (a moved directory's watches report nothing more). */
+  private addGoneDescendants(gone: DiskEntry[], looked: ReadonlySet<string>): void {
+    const prefixes = gone.filter((g) => g.type === 'directory').map((g) => `${g.path}/`);
+    if (prefixes.length === 0) return;
+    for (const [p, k] of this.known) {
+      if (!looked.has(p) && prefixes.some((prefix) => p.startsWith(prefix))) gone.push(k);
+    }
   }
 
   /**

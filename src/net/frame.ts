@@ -16,12 +16,16 @@
  * bounded by frameBytesMax before a single payload byte is kept. Payload bytes
  * are never looked at one by one: they are kept as subarrays of the socket's
  * chunks, and a frame that arrived in one chunk is a view into it (no copy).
- * A frame spread over several chunks is joined once. The first violation is
+ * A frame spread over several chunks is joined once. A HEREIS frame of
+ * ownedFrameBytesMin or more is instead gathered into memory of its own as it
+ * arrives (the same one copy), so its block owns that memory (src/core/buffers.ts)
+ * and can be handed to a hash worker without another. The first violation is
  * sticky: the decoder refuses everything after it.
  */
 import { Buffer } from 'node:buffer';
 import { TextDecoder } from 'node:util';
 import { assert } from '../core/assert.js';
+import { markOwnedMemory, ownsMemory } from '../core/buffers.js';
 import { blockSizeMaxBytes, commandNameBytesMax, frameBytesMax, hereisHeaderBytesMax } from '../core/constants.js';
 import { PloppyError, isPloppyError } from '../core/errors.js';
 import { isCommand, validateMessage, type Command, type WireMessage } from '../events/messages.js';
@@ -40,6 +44,8 @@ const letterZ = 0x5a;
 const lengthDigitsMax = String(frameBytesMax).length;
 const headerLengthDigitsMax = String(hereisHeaderBytesMax).length;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** HEREIS frames this large get memory of their own (a block worth hashing off the event loop). */
+const ownedFrameBytesMin = 64 * 1024;
 
 const badFrame = (what: string): never => {
   throw new PloppyError('PEER_BAD_FRAME', what);
@@ -57,6 +63,8 @@ export class FrameDecoder {
   private lengthDigits = 0;
   private parts: Buffer[] = [];
   private partsBytes = 0;
+  /** A large HEREIS frame's own memory, filled as its bytes arrive (instead of `parts`). */
+  private gathered: Buffer | null = null;
   private failure: PloppyError | null = null;
 
   /**
@@ -87,7 +95,8 @@ export class FrameDecoder {
           if (this.partsBytes < this.length) {
             if (at >= chunk.length) return;
             const take = Math.min(this.length - this.partsBytes, chunk.length - at);
-            this.parts.push(chunk.subarray(at, at + take));
+            if (this.gathered !== null) chunk.copy(this.gathered, this.partsBytes, at, at + take);
+            else this.parts.push(chunk.subarray(at, at + take));
             this.partsBytes += take;
             at += take;
             if (this.partsBytes < this.length) return;
@@ -128,6 +137,7 @@ export class FrameDecoder {
     if (byte === space) {
       if (this.lengthDigits === 0) badFrame(`${this.command}: empty length`);
       this.phase = 'payload';
+      if (this.command === 'HEREIS' && this.length >= ownedFrameBytesMin) this.gathered = Buffer.allocUnsafeSlow(this.length);
       return;
     }
     if (byte < digitZero || byte > digitNine) badFrame(`${this.command}: byte ${describeByte(byte)} in the length`);
@@ -142,8 +152,15 @@ export class FrameDecoder {
 
   private takeFrame(): Frame {
     assert(isCommand(this.command) && this.partsBytes === this.length, 'a frame is complete');
-    const payload = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts, this.length);
+    let payload: Buffer;
+    if (this.gathered !== null) {
+      payload = this.gathered;
+      markOwnedMemory(payload);
+    } else {
+      payload = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts, this.length);
+    }
     const frame: Frame = { command: this.command, payload };
+    this.gathered = null;
     this.phase = 'command';
     this.command = '';
     this.length = 0;
@@ -216,8 +233,16 @@ export function encodeMessage(msg: WireMessage): Buffer[] {
     const total = headerPrefix.length + header.length + msg.data.byteLength;
     assert(header.length <= hereisHeaderBytesMax && msg.data.byteLength <= blockSizeMaxBytes, 'HEREIS within limits');
     assert(total <= frameBytesMax, 'HEREIS frame within frameBytesMax');
+    const head = `HEREIS ${total} ${headerPrefix}${header}`;
+    if (ownsMemory(msg.data) && msg.data.byteOffset >= head.length) {
+      // The bytes before the block are scratch: the header goes there and the frame is one buffer
+      // (TLS then encrypts straight from it instead of first joining header and block).
+      const frame = Buffer.from(msg.data.buffer, msg.data.byteOffset - head.length, head.length + msg.data.byteLength);
+      frame.write(head, 0, 'latin1');
+      return [frame];
+    }
     const data = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength);
-    return [Buffer.from(`HEREIS ${total} ${headerPrefix}${header}`, 'latin1'), data];
+    return [Buffer.from(head, 'latin1'), data];
   }
   const { cmd, ...fields } = msg;
   const json = JSON.stringify(fields);

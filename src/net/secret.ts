@@ -16,7 +16,7 @@
  * SECRET_REJECTED with a sentence a person can act on.
  */
 import { Buffer } from 'node:buffer';
-import { scryptSync } from 'node:crypto';
+import { scrypt, scryptSync } from 'node:crypto';
 import type { ConnectionOptions, TlsOptions } from 'node:tls';
 import { handshakeTimeoutMs } from '../core/constants.js';
 import { PloppyError } from '../core/errors.js';
@@ -30,6 +30,26 @@ const scryptCost = { N: 32768, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
 /** The PSK for (secret, network): scrypt(NFC secret, "ploppy-psk-v1:" + network name). */
 export function derivePsk(secret: string, networkName: string): Buffer {
   return scryptSync(secret.normalize('NFC'), `${pskIdentity}:${networkName}`, pskBytes, scryptCost);
+}
+
+const derived = new Map<string, Promise<Buffer>>();
+
+/**
+ * derivePsk on the thread pool, once per (secret, network) in this process: a
+ * daemon starts it first thing and its event loop goes on opening the log
+ * meanwhile (scrypt at this cost takes a few hundred milliseconds).
+ */
+export function derivePskAsync(secret: string, networkName: string): Promise<Buffer> {
+  const key = JSON.stringify([secret, networkName]);
+  let p = derived.get(key);
+  if (p === undefined) {
+    p = new Promise((resolve, reject) => {
+      scrypt(secret.normalize('NFC'), `${pskIdentity}:${networkName}`, pskBytes, scryptCost, (e, k) => (e === null ? resolve(k) : reject(e)));
+    });
+    derived.set(key, p);
+    p.catch(() => derived.delete(key));
+  }
+  return p;
 }
 
 export function tlsServerOptions(psk: Buffer): TlsOptions {

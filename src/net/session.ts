@@ -170,6 +170,11 @@ export class Session extends EventEmitter<SessionEvents> {
     return { serving: this.servingTotal, requested: this.requested.size, queued: this.wantQueue.size };
   }
 
+  /** Bytes written to the session and not yet taken by the kernel (or by TLS). */
+  get queuedBytes(): number {
+    return this.isOpen ? this.socket.writableLength : 0;
+  }
+
   /** True when the socket's buffer is full: wait for drained() before sending more blocks. */
   get needsDrain(): boolean {
     return this.isOpen && this.socket.writableNeedDrain;

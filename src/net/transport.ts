@@ -23,7 +23,7 @@ import { dialTimeoutMs, inboundConnectionsMax } from '../core/constants.js';
 import { PloppyError, isPloppyError } from '../core/errors.js';
 import type { PeerId } from '../core/ids.js';
 import { formatAddress, parseAddress } from './address.js';
-import { derivePsk, tlsClientOptions, tlsHandshakeError, tlsServerOptions } from './secret.js';
+import { derivePskAsync, tlsClientOptions, tlsHandshakeError, tlsServerOptions } from './secret.js';
 import { Session } from './session.js';
 
 export interface TransportOptions {
@@ -59,7 +59,8 @@ export interface Transport {
 
 /** Start listening; resolves once the socket is bound, with the real address. */
 export async function createTransport(options: TransportOptions): Promise<Transport> {
-  const transport = new NodeTransport(options);
+  const psk = options.secret === undefined ? null : await derivePskAsync(options.secret, options.networkName);
+  const transport = new NodeTransport(options, psk);
   await transport.listen();
   return transport;
 }
@@ -83,8 +84,8 @@ class NodeTransport implements Transport {
   private readonly dialing = new Set<net.Socket>();
   private readonly handshaking = new Set<Session>();
 
-  constructor(private readonly options: TransportOptions) {
-    this.psk = options.secret === undefined ? null : derivePsk(options.secret, options.networkName);
+  constructor(private readonly options: TransportOptions, psk: Buffer | null) {
+    this.psk = psk;
     this.secure = this.psk !== null;
     if (this.psk === null) {
       this.server = net.createServer((socket) => this.adopt(socket, 'in', remoteOf(socket)));

@@ -1,0 +1,164 @@
+/**
+ * Block workers: reading and hashing single blocks on worker threads, so the
+ * event loop (which also runs TLS, framing, the engine and the log) does not
+ * hash a gigabyte on its own.
+ *
+ * Theory of operation
+ * - `read` opens (or reuses) the file in a worker, reads the range into a
+ *   fresh buffer, hashes it there and hands the buffer back by transfer. The
+ *   caller may ask for headroom before the bytes: a frame header can then be
+ *   written in front of them and the frame sent as one buffer.
+ * - `hash` moves a block's memory to a worker and back (transfer, no copy)
+ *   when the block owns its memory outright (src/core/buffers.ts); otherwise the bytes
+ *   are copied into memory of their own first.
+ * - Jobs go to the worker with the fewest outstanding; a worker takes them in
+ *   order, so several can be queued at once and latency stays hidden.
+ * - A worker that dies fails its jobs over to this thread, as does a pool
+ *   without workers: slower, never stuck. Idle workers do not hold the
+ *   process open.
+ */
+import { createHash } from 'node:crypto';
+import { Buffer } from 'node:buffer';
+import type { Worker } from 'node:worker_threads';
+import { open } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { forgetOwnedMemory, markOwnedMemory, ownsMemory } from '../core/buffers.js';
+import { PloppyError } from '../core/errors.js';
+import type { BlockHash } from '../core/ids.js';
+import { spawnWorker } from './hash-pool.js';
+
+/** Main thread to worker. */
+export type BlockJob =
+  | { readonly kind: 'read'; readonly id: number; readonly path: string; readonly offset: number; readonly length: number; readonly headroom: number }
+  | { readonly kind: 'hash'; readonly id: number; readonly buffer: ArrayBuffer; readonly byteOffset: number; readonly length: number };
+
+/** Worker to main thread. A read shorter than asked has `length` < the requested length. */
+export type BlockJobResult =
+  | { readonly id: number; readonly ok: true; readonly buffer: ArrayBuffer; readonly byteOffset: number; readonly length: number; readonly digest: string }
+  | { readonly id: number; readonly ok: false; readonly code: string; readonly message: string };
+
+/** Bytes and their SHA-256. */
+export interface HashedBlock {
+  readonly data: Buffer;
+  readonly digest: BlockHash;
+}
+
+interface Pending {
+  readonly resolve: (r: HashedBlock) => void;
+  readonly reject: (e: Error) => void;
+  readonly job: BlockJob;
+}
+
+interface Slot {
+  readonly worker: Worker;
+  alive: boolean;
+  readonly pending: Map<number, Pending>;
+}
+
+const sha256 = (data: Uint8Array): BlockHash => createHash('sha256').update(data).digest('hex') as BlockHash;
+
+function failure(r: Extract<BlockJobResult, { ok: false }>): Error {
+  return Object.assign(new PloppyError('FS_ERROR', r.message), { code: r.code });
+}
+
+export class BlockPool {
+  private readonly slots: Slot[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(threads: number) {
+    for (let i = 0; i < threads; i++) this.slots.push(this.startSlot());
+  }
+
+  /** Read `length` bytes at `offset` of the regular file at absolute `path` (never through a symlink). */
+  read(path: string, offset: number, length: number, headroom = 0): Promise<HashedBlock> {
+    return this.submit({ kind: 'read', id: this.nextId++, path, offset, length, headroom });
+  }
+
+  /** The SHA-256 of `data`, computed on a worker; resolves with the same bytes (possibly in a new view). */
+  hash(data: Uint8Array): Promise<HashedBlock> {
+    let source = data;
+    if (!ownsMemory(data) || data.buffer instanceof SharedArrayBuffer) {
+      source = Buffer.allocUnsafeSlow(data.byteLength);
+      (source as Buffer).set(data);
+    }
+    forgetOwnedMemory(source);
+    return this.submit({ kind: 'hash', id: this.nextId++, buffer: source.buffer as ArrayBuffer, byteOffset: source.byteOffset, length: source.byteLength });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => {
+      s.alive = false;
+      return s.worker.terminate();
+    }));
+  }
+
+  private submit(job: BlockJob): Promise<HashedBlock> {
+    return new Promise((resolve, reject) => {
+      const slot = this.pick();
+      if (slot === null) {
+        this.runHere(job).then(resolve, reject);
+        return;
+      }
+      slot.pending.set(job.id, { resolve, reject, job });
+      if (slot.pending.size === 1) slot.worker.ref();
+      slot.worker.postMessage(job, job.kind === 'hash' ? [job.buffer] : []);
+    });
+  }
+
+  private pick(): Slot | null {
+    let best: Slot | null = null;
+    for (const s of this.slots) if (s.alive && (best === null || s.pending.size < best.pending.size)) best = s;
+    return this.closed ? null : best;
+  }
+
+  private startSlot(): Slot {
+    const worker = spawnWorker('block-worker');
+    const slot: Slot = { worker, alive: true, pending: new Map() };
+    worker.unref();
+    worker.on('message', (r: BlockJobResult) => this.finished(slot, r));
+    worker.on('error', () => this.lost(slot));
+    worker.on('exit', () => this.lost(slot));
+    return slot;
+  }
+
+  private finished(slot: Slot, r: BlockJobResult): void {
+    const p = slot.pending.get(r.id);
+    if (p === undefined) return;
+    slot.pending.delete(r.id);
+    if (slot.pending.size === 0) slot.worker.unref();
+    if (!r.ok) return p.reject(failure(r));
+    const data = Buffer.from(r.buffer, r.byteOffset, r.length);
+    markOwnedMemory(data);
+    p.resolve({ data, digest: r.digest as BlockHash });
+  }
+
+  /** A worker died: what it held is done here (a hash job's buffer went with it, so it is lost: fail it). */
+  private lost(slot: Slot): void {
+    if (!slot.alive) return;
+    slot.alive = false;
+    for (const p of slot.pending.values()) {
+      if (p.job.kind === 'read') this.runHere(p.job).then(p.resolve, p.reject);
+      else p.reject(new PloppyError('FS_ERROR', 'a block worker stopped while hashing'));
+    }
+    slot.pending.clear();
+  }
+
+  private async runHere(job: BlockJob): Promise<HashedBlock> {
+    if (job.kind === 'hash') {
+      const data = Buffer.from(job.buffer, job.byteOffset, job.length);
+      return { data, digest: sha256(data) };
+    }
+    const handle = await open(job.path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const whole = Buffer.allocUnsafeSlow(job.headroom + job.length);
+      const { bytesRead } = await handle.read(whole, job.headroom, job.length, job.offset);
+      const data = whole.subarray(job.headroom, job.headroom + bytesRead);
+      markOwnedMemory(data);
+      return { data, digest: sha256(data) };
+    } finally {
+      await handle.close();
+    }
+  }
+}
