@@ -11,21 +11,29 @@
  * (NetworkCreated / NetworkJoined) from config.json.
  */
 import { rmSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { availableParallelism } from 'node:os';
 import type { Server } from 'node:net';
+import { blockThreadsMax, hashOffThreadBytesMin, pendingWriteBytesMax, sendQueueBytesMax, serveReadsInFlightMax } from '../core/constants.js';
 import { isPloppyError } from '../core/errors.js';
 import type { PeerId } from '../core/ids.js';
+import type { Hasher } from '../core/ports.js';
 import { toSyncPath, type SyncPath } from '../core/path.js';
 import { createEngine } from '../engine/index.js';
 import type { EffectResult, Engine, FsOp, Input } from '../engine/types.js';
 import type { WireMessage } from '../events/messages.js';
-import { Applier, type WriteOp } from '../fs/applier.js';
-import type { CachedEntry, DiskEntry } from '../fs/disk.js';
+import { Applier, type ReadBlockResult, type WriteOp } from '../fs/applier.js';
+import { isApplierTempName, type CachedEntry, type DiskEntry } from '../fs/disk.js';
+import { BlockPool } from '../fs/block-pool.js';
+import { rememberDigest, sha256Hex } from '../fs/hash-core.js';
 import { HashPool } from '../fs/hash-pool.js';
 import { scan, toLocalChanges, type ScanProgress, type ScanResult } from '../fs/scanner.js';
 import { Watcher } from '../fs/watcher.js';
 import type { NetworkPaths } from '../cli/home.js';
 import { createTransport, type Transport } from '../net/transport.js';
 import { formatAddress, parseAddress } from '../net/address.js';
+import { derivePskAsync } from '../net/secret.js';
 import type { Session } from '../net/session.js';
 import { LevelEventLog } from '../store/level-event-log.js';
 import { nodeHasher, nodeIds } from '../store/node-ports.js';
@@ -49,9 +57,20 @@ export class Daemon {
   private readonly pool = new HashPool();
   private readonly sessions = new Map<PeerId, Session>();
   private readonly serving = new Map<PeerId, Promise<void>>();
+  /** Per peer: messages waiting for earlier ones (a block being hashed) before they reach the engine. */
+  private readonly inbound = new Map<PeerId, Promise<void>>();
+  private readonly blocks = new BlockPool(Math.min(blockThreadsMax, availableParallelism()));
+  private readonly readSlots = new Limiter(serveReadsInFlightMax);
+  /** Bytes of received blocks handed to the applier and not yet written; see writesPending. */
+  private pendingWriteBytes = 0;
+  private readingPaused = false;
   private readonly diskEntries = new Map<string, DiskEntry>();
   private fsReadyResolve!: () => void;
   private readonly fsReady = new Promise<void>((r) => (this.fsReadyResolve = r));
+  /** Reads only (serving blocks), usable before the first scan is over; `applier` takes over once it exists. */
+  private reader: Applier | null = null;
+  private readerReadyResolve!: () => void;
+  private readonly readerReady = new Promise<void>((r) => (this.readerReadyResolve = r));
   private stopping: Promise<void> | null = null;
   private readonly stoppedListeners: (() => void)[] = [];
   /** Progress of the scan running now, for `status`. */
@@ -65,6 +84,9 @@ export class Daemon {
   }
 
   static async start(paths: NetworkPaths): Promise<Daemon> {
+    const config = readConfig(paths);
+    // The key derivation (scrypt) runs on the thread pool while the log opens; listen() then finds it done.
+    if (config.secret !== null) derivePskAsync(config.secret, config.name).catch(() => undefined);
     const eventLog = await LevelEventLog.open(paths.db);
     const d = new Daemon(paths, eventLog);
     try {
@@ -96,7 +118,7 @@ export class Daemon {
     const state = await this.log.loadState();
     const c = this.config;
     this.transport = await this.listen(state.meta.networkId ?? (c.networkId !== '' ? c.networkId : undefined));
-    this.engine = createEngine({ state, deps: { hasher: nodeHasher, ids: nodeIds }, selfAddress: this.transport.address });
+    this.engine = createEngine({ state, deps: { hasher: blockAwareHasher, ids: nodeIds }, selfAddress: this.transport.address });
     this.driver = new Driver(this.engine, this.log, {
       send: (to, msg) => this.send(to, msg),
       fs: (op) => this.fsEffect(op),
@@ -160,17 +182,61 @@ export class Daemon {
       if (!keepNew) return;
     }
     this.sessions.set(peer, session);
-    session.on('message', (msg) => this.submit({ kind: 'received', from: peer, msg }));
+    if (this.readingPaused) session.pause();
+    session.on('message', (msg) => this.receive(peer, msg));
     session.on('close', (reason) => {
       if (this.sessions.get(peer) !== session) return;
       this.sessions.delete(peer);
       if (reason.error !== null) log(`peer ${peer} (${session.options.remoteLabel}): ${reason.error.message}`);
-      this.submit({ kind: 'disconnected', peer, reason: reason.message });
+      this.inOrder(peer, () => this.submit({ kind: 'disconnected', peer, reason: reason.message }));
     });
     const hello = session.hello;
     const address = session.peerListenAddress ?? session.options.remoteLabel;
     this.submit({ kind: 'connected', peer, address, direction: session.options.direction });
     if (hello !== null) this.submit({ kind: 'received', from: peer, msg: hello });
+  }
+
+  /**
+   * A message from a peer. A large block is hashed on a block worker first
+   * (the engine's and the applier's checks then find the digest); messages
+   * from one peer still reach the engine in the order they arrived.
+   */
+  private receive(peer: PeerId, msg: WireMessage): void {
+    if (msg.cmd !== 'HEREIS' || msg.data.byteLength < hashOffThreadBytesMin) {
+      this.inOrder(peer, () => this.submit({ kind: 'received', from: peer, msg }));
+      return;
+    }
+    const hashed = this.blocks.hash(msg.data).then(
+      ({ data, digest }) => {
+        rememberDigest(data, digest);
+        return { ...msg, data };
+      },
+      () => null, // the worker died holding the bytes: the request times out and is asked again
+    );
+    this.inOrder(peer, async () => {
+      const m = await hashed;
+      if (m !== null) this.submit({ kind: 'received', from: peer, msg: m });
+    });
+  }
+
+  /** Run `step` after everything still queued for `peer` (at once when nothing is). */
+  private inOrder(peer: PeerId, step: () => void | Promise<void>): void {
+    const queued = this.inbound.get(peer);
+    if (queued === undefined) {
+      const r = step();
+      if (r === undefined) return;
+      this.trackInbound(peer, r);
+      return;
+    }
+    this.trackInbound(peer, queued.then(step));
+  }
+
+  private trackInbound(peer: PeerId, p: Promise<void>): void {
+    const tail = p.catch((e: unknown) => this.fatal(e));
+    this.inbound.set(peer, tail);
+    void tail.then(() => {
+      if (this.inbound.get(peer) === tail) this.inbound.delete(peer);
+    });
   }
 
   private send(to: PeerId, msg: WireMessage): void {
@@ -199,6 +265,11 @@ export class Daemon {
     return out;
   }
 
+  /**
+   * Scan, handing each change to the engine as soon as it is known (peers can
+   * start fetching the first files while the rest are still being hashed);
+   * deletions and scanFinished follow at the end.
+   */
   private async runScan(under?: SyncPath): Promise<ScanResult> {
     const result = await scan(this.config.dir, {
       cache: this.cache(),
@@ -207,19 +278,21 @@ export class Daemon {
       onProgress: (p) => {
         this.scanning = p;
       },
+      onChanged: (observation) => this.submit({ kind: 'local', change: { kind: 'changed', observation } }),
     });
     this.scanning = null;
     for (const [p, e] of result.entries) this.diskEntries.set(p, e);
     for (const p of result.deleted) this.diskEntries.delete(p);
-    for (const change of toLocalChanges(result)) this.submit({ kind: 'local', change });
+    for (const change of toLocalChanges(result, true)) this.submit({ kind: 'local', change });
     return result;
   }
 
   private async scanAndWatch(): Promise<void> {
-    const applierTemp = await Applier.open(this.config.dir);
-    await applierTemp.removeStaleTempFiles();
-    await applierTemp.close();
+    // Peers may ask for blocks of the first files while the scan goes on: a reader serves them meanwhile.
+    this.reader = await Applier.open(this.config.dir, { blocks: this.blocks });
+    this.readerReadyResolve();
     const first = await this.runScan();
+    await removeStaleTempFiles(first.tempFiles);
     this.watcher = await Watcher.start(this.config.dir, {
       ignore: first.ignore,
       known: this.diskEntries,
@@ -236,11 +309,17 @@ export class Daemon {
         void this.runScan().catch((e: unknown) => log(`rescan failed: ${String(e)}`));
       },
     });
-    this.applier = await Applier.open(this.config.dir, { listener: this.watcher, pool: this.pool, ignore: first.ignore });
+    this.applier = await Applier.open(this.config.dir, { listener: this.watcher, pool: this.pool, blocks: this.blocks, ignore: first.ignore });
     this.fsReadyResolve();
   }
 
   private async fsEffect(op: FsOp): Promise<EffectResult> {
+    if (op.op === 'readBlock') {
+      await this.readerReady;
+      const reader = this.applier ?? this.reader;
+      if (reader === null) return { ok: false, code: 'FS_ERROR', message: 'the daemon is stopping' };
+      return this.serveBlock(reader, op);
+    }
     await this.fsReady;
     const applier = this.applier;
     if (applier === null) return { ok: false, code: 'FS_ERROR', message: 'the daemon is stopping' };
@@ -248,14 +327,42 @@ export class Daemon {
       await this.runScan(op.path === '' ? undefined : toSyncPath(op.path));
       return { ok: true };
     }
-    if (op.op === 'readBlock') return this.serveBlock(applier, op);
-    return applier.apply(op as WriteOp);
+    if (op.op !== 'writeBlock') return applier.apply(op as WriteOp);
+    this.writesPending(op.data.byteLength);
+    try {
+      return await applier.apply(op);
+    } finally {
+      this.writesPending(-op.data.byteLength);
+    }
   }
 
-  /** Blocks served to one peer go out one after another, each waiting for the socket to drain. */
+  /**
+   * Received blocks wait in memory until the applier has written them. The
+   * engine asks for more as soon as a block arrives, so when the disk falls
+   * behind, reading from peers pauses (TCP then slows the senders) until the
+   * backlog is down to half.
+   */
+  private writesPending(deltaBytes: number): void {
+    this.pendingWriteBytes += deltaBytes;
+    if (!this.readingPaused && this.pendingWriteBytes > pendingWriteBytesMax) {
+      this.readingPaused = true;
+      for (const s of this.sessions.values()) s.pause();
+    } else if (this.readingPaused && this.pendingWriteBytes <= pendingWriteBytesMax / 2) {
+      this.readingPaused = false;
+      for (const s of this.sessions.values()) s.resume();
+    }
+  }
+
+  /**
+   * Serving a peer is a pipeline: up to serveReadsInFlightMax block reads run
+   * at once (read and hashed on the block workers), and the answers go out in
+   * the order they were asked for; sending waits only while more than
+   * sendQueueBytesMax sit unsent on the peer's socket.
+   */
   private serveBlock(applier: Applier, op: Extract<FsOp, { op: 'readBlock' }>): Promise<EffectResult> {
+    const read = this.readSlots.run(() => applier.readBlock(op.path, op.offset, op.length, op.hash, hereisHeadroomBytes));
     const previous = this.serving.get(op.forPeer) ?? Promise.resolve();
-    const next = previous.then(() => this.serveOne(applier, op));
+    const next = previous.then(async () => this.sendServed(op, await read));
     const tail = next.then(() => undefined, () => undefined);
     this.serving.set(op.forPeer, tail);
     void tail.then(() => {
@@ -264,12 +371,11 @@ export class Daemon {
     return next;
   }
 
-  private async serveOne(applier: Applier, op: Extract<FsOp, { op: 'readBlock' }>): Promise<EffectResult> {
+  private async sendServed(op: Extract<FsOp, { op: 'readBlock' }>, result: ReadBlockResult): Promise<EffectResult> {
     const session = this.sessions.get(op.forPeer);
-    const result = await applier.readBlock(op.path, op.offset, op.length, op.hash);
     if (session === undefined) return { ok: true };
     if (result.ok) {
-      if (session.needsDrain) await session.drained();
+      if (session.queuedBytes > sendQueueBytesMax) await session.drained();
       session.send({ cmd: 'HEREIS', id: nodeIds.messageId(), hash: op.hash, data: result.data });
       return { ok: true };
     }
@@ -304,14 +410,58 @@ export class Daemon {
     await this.transport?.close();
     await this.applier?.close();
     this.applier = null;
+    await this.reader?.close();
+    this.reader = null;
+    this.readerReadyResolve();
     await new Promise<void>((r) => (this.control === null ? r() : this.control.close(() => r())));
     rmSync(this.paths.socket, { force: true });
     await this.pool.close();
+    await this.blocks.close();
     await this.log.close();
     log(`network ${this.config.name}: stopped`);
     for (const l of this.stoppedListeners) l();
   }
 }
+
+/** Remove the applier's temp files an earlier run left (the first scan lists them). */
+async function removeStaleTempFiles(found: readonly string[]): Promise<void> {
+  for (const native of found) {
+    if (!isApplierTempName(basename(native))) continue;
+    await unlink(native).catch(() => undefined); // gone already, or a directory that only looks like one
+  }
+}
+
+/** Scratch bytes read in front of a served block: its HEREIS frame header is written there (one buffer per frame). */
+const hereisHeadroomBytes = 256;
+
+/** At most `max` tasks at once; the rest wait their turn in order. */
+class Limiter {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly max: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.max) await new Promise<void>((r) => this.waiting.push(r));
+    this.running++;
+    try {
+      return await task();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+/**
+ * The engine checks every received block's hash; the applier checks it again
+ * just before writing. Hashing buffers through the applier's sha256Hex lets the
+ * second check find the first one's digest (strings, the log's event bodies,
+ * go to the plain hasher).
+ */
+const blockAwareHasher: Hasher = {
+  sha256: (data) => (typeof data === 'string' ? nodeHasher.sha256(data) : sha256Hex(data)),
+};
 
 function firstCommand(c: NetworkConfig): Extract<Input, { kind: 'command' }>['command'] {
   if (c.origin.kind === 'create') {
