@@ -1,5 +1,5 @@
 /**
- * The watcher: turns file events (TreeWatch: inotify through fs.watch) into the
+ * The watcher: turns file events (chokidar, through ChokidarSource) into the
  * engine's LocalChanges.
  *
  * Theory of operation
@@ -38,7 +38,7 @@ import { basenameOf, parentPath, SharedFolder } from './folder.js';
 import type { HashPool } from './hash-pool.js';
 import type { IgnoreRules } from './ignore.js';
 import { observe } from './scanner.js';
-import { TreeWatch } from './tree-watch.js';
+import { ChokidarSource } from './chokidar-source.js';
 
 /** What the watcher needs: the rules, what is known to be on disk, and where to report. */
 export interface WatcherOptions {
@@ -71,7 +71,7 @@ export class Watcher implements WriteListener {
   private readonly known: Map<string, DiskEntry>;
   private readonly pending = new Map<SyncPath, string>();
   private readonly held = new Map<SyncPath, number>();
-  private tree: TreeWatch | null = null;
+  private tree: ChokidarSource | null = null;
   private timer: NodeJS.Timeout | null = null;
   private firstPendingAtMs = 0;
   private flushing: Promise<void> | null = null;
@@ -84,7 +84,7 @@ export class Watcher implements WriteListener {
   /** Start watching `dir`; resolves once every directory is watched. */
   static async start(dir: string, options: WatcherOptions): Promise<Watcher> {
     const w = new Watcher(await SharedFolder.open(dir), options);
-    w.startWatching();
+    await w.startWatching();
     return w;
   }
 
@@ -117,7 +117,7 @@ export class Watcher implements WriteListener {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.pending.clear();
-    this.tree?.close();
+    await this.tree?.close();
     this.tree = null;
     if (this.flushing !== null) await this.flushing;
   }
@@ -128,21 +128,21 @@ export class Watcher implements WriteListener {
 
   // ---------------------------------------------------------------- events
 
-  private startWatching(): void {
-    const tree = new TreeWatch(this.folder.root, {
+  private async startWatching(): Promise<void> {
+    const tree = new ChokidarSource(this.folder.root, {
       onPath: (native) => this.noted(native),
       onError: (reason) => this.options.onRescanNeeded(reason),
       ignored: (native, isDirectory) => this.ignoredPath(native, isDirectory),
       ignoredName: isTempName,
     });
     this.tree = tree;
-    tree.start();
+    await tree.start();
   }
 
-  private restartWatching(): void {
-    this.tree?.close();
+  private async restartWatching(): Promise<void> {
+    await this.tree?.close();
     this.tree = null;
-    if (!this.closed) this.startWatching();
+    if (!this.closed) await this.startWatching();
   }
 
   private ignoredPath(native: string, isDirectory: boolean): boolean {
@@ -222,7 +222,7 @@ export class Watcher implements WriteListener {
     const contentMoves = movesByContent(gone, observed, moves, this.known);
     this.report([...moves, ...contentMoves], observed, gone);
     if (rulesChanged.length > 0 && !this.closed) {
-      this.restartWatching();
+      await this.restartWatching();
       this.options.onRescanNeeded('.ploppyignore changed');
     }
     if (this.pending.size > 0) this.schedule();
