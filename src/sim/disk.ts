@@ -133,6 +133,25 @@ export class SimDisk {
       else this.live.set(p, e);
     }
     this.unsynced.clear();
+    this.dropOrphans();
+  }
+
+  /**
+   * Paths are restored one by one, but on a real file system an entry lives in
+   * its parent directory: one whose parent did not survive as a directory is
+   * unreachable after the crash, so it is gone too (parents are checked before
+   * children, so a whole lost subtree goes).
+   */
+  private dropOrphans(): void {
+    for (const p of [...this.live.keys()].sort()) {
+      const slash = p.lastIndexOf('/');
+      if (slash < 0) continue;
+      const parent = this.live.get(p.slice(0, slash));
+      if (parent === undefined || parent.type !== 'directory') {
+        this.live.delete(p);
+        this.durable.delete(p);
+      }
+    }
   }
 
   /** SHA-256 of each block of `data`, cached per array. */
