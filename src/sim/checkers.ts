@@ -223,7 +223,9 @@ export function vectorCollisions(h: History): Finding[] {
       const key = `${vvKey(v)}|${v.deleted}`;
       const other = byVector.get(key);
       if (other === undefined) byVector.set(key, v);
-      else if (contentOf(other) !== contentOf(v) || other.type !== v.type || other.mode !== v.mode) {
+      // A tombstone has no content: two deletes with one vector that remember a
+      // different type or mode of what they deleted lose nothing.
+      else if (!v.deleted && (contentOf(other) !== contentOf(v) || other.type !== v.type || other.mode !== v.mode)) {
         out.push({ invariant: 'no-lost-write', message: `${path}: two different versions share vector ${vvKey(v)}: ${describeVersion(other)} and ${describeVersion(v)}` });
         break;
       }
