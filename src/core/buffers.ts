@@ -21,3 +21,45 @@ export const ownsMemory = (data: Uint8Array): boolean => owned.has(data.buffer);
 export function forgetOwnedMemory(data: Uint8Array): void {
   owned.delete(data.buffer);
 }
+
+/** Pooled buffers come in multiples of this; a 256 KiB block with its header room takes 320 KiB. */
+const poolGrainBytes = 64 * 1024;
+/** Buffers kept per size, at most (so a burst does not pin its memory for good). */
+const pooledPerSizeMax = 48;
+
+/**
+ * Block buffers for reuse. A transfer moves a gigabyte through 256 KiB
+ * buffers; allocating each afresh makes V8 count it as new external memory
+ * and run a full garbage collection every few dozen blocks. Buffers are taken
+ * here when a block is read or received and given back once nothing uses
+ * them any more (the block was sent, or written to its temp file). A buffer
+ * that is never given back is simply collected. Taken buffers own their
+ * memory (markOwnedMemory).
+ */
+export class BufferPool {
+  private readonly free = new Map<number, ArrayBuffer[]>();
+  private readonly pooled = new WeakSet<ArrayBuffer>();
+
+  /** An ArrayBuffer of at least `bytes` (its contents are whatever was there before). */
+  take(bytes: number): ArrayBuffer {
+    const size = Math.ceil(Math.max(bytes, 1) / poolGrainBytes) * poolGrainBytes;
+    const ab = this.free.get(size)?.pop();
+    if (ab === undefined) return new ArrayBuffer(size);
+    this.pooled.delete(ab);
+    return ab;
+  }
+
+  /** Give `ab` back: the caller and everyone it shared the bytes with are done with them. */
+  give(ab: ArrayBufferLike): void {
+    if (!(ab instanceof ArrayBuffer) || ab.byteLength === 0 || ab.byteLength % poolGrainBytes !== 0 || this.pooled.has(ab)) return;
+    let list = this.free.get(ab.byteLength);
+    if (list === undefined) this.free.set(ab.byteLength, (list = []));
+    if (list.length >= pooledPerSizeMax) return;
+    owned.delete(ab);
+    this.pooled.add(ab);
+    list.push(ab);
+  }
+}
+
+/** The process's pool of block buffers (see BufferPool). */
+export const blockBuffers = new BufferPool();

@@ -98,7 +98,7 @@ export const tempFilesOpenMax = 256;
 /** Operations the applier runs as one batch (one directory fsync each, overlapping file fsyncs). */
 export const applyBatchOpsMax = 256;
 /** Worker threads that read and hash single blocks (serving, local copies, received blocks). */
-export const blockThreadsMax = 1;
+export const blockThreadsMax = 2;
 
 // --- the daemon's block pipeline (src/daemon)
 /** Block reads for peers in progress at once (their bytes wait in memory for the socket). */

@@ -30,13 +30,13 @@
  *   are not reported back as local changes.
  */
 import { chmod, lutimes, mkdir, open, readdir, readlink, rename, rm, symlink, unlink, utimes } from 'node:fs/promises';
-import { closeSync, constants, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, futimesSync, openSync, readSync, renameSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AssertionError, assert } from '../core/assert.js';
 import { blockLength } from '../core/blocks.js';
 import { applyBatchOpsMax, blockSizeMaxBytes, hashInThreadBytesMax, hashOffThreadBytesMin, tempFilesOpenMax } from '../core/constants.js';
-import { markOwnedMemory } from '../core/buffers.js';
+import { blockBuffers, markOwnedMemory } from '../core/buffers.js';
 import { PloppyError } from '../core/errors.js';
 import type { ErrorCode } from '../core/errors.js';
 import type { BlockHash } from '../core/ids.js';
@@ -398,6 +398,7 @@ export class Applier {
     }
     if (data.length !== op.length || sha256Hex(data) !== op.hash) throw changedOnDisk(op.fromPath, `block ${op.hash.slice(0, 12)} is no longer at offset ${op.fromOffset}`);
     await this.writeBlocks(op.path, op.version, op.indices, op.hash, data, batch, i);
+    if (data.length >= hashOffThreadBytesMin) blockBuffers.give(data.buffer); // written: the bytes are no one's now
   }
 
   /**
@@ -463,7 +464,7 @@ export class Applier {
           continue;
         }
         assert(isPrepared(pc), 'a synced commit was prepared');
-        await rename(pc.temp, pc.native);
+        renameSync(pc.temp, pc.native); // a metadata operation: cheaper here than through the thread pool
         left = outcome;
         batch.fsyncLater(path.dirname(pc.native), first + j);
         results.push({ ok: true });
@@ -495,8 +496,9 @@ export class Applier {
         await removeEmptyDirectory(native, p);
         batch.forgetVerified();
       }
-      await handle.chmod(diskModeFor(version.mode));
-      await handle.utimes(new Date(), version.mtimeMs / 1000);
+      // Inode updates, no disk wait: made from this thread (the fsync that follows makes them durable).
+      fchmodSync(handle.fd, diskModeFor(version.mode));
+      futimesSync(handle.fd, new Date(), version.mtimeMs / 1000);
     } catch (e) {
       await handle.close();
       throw e;
@@ -524,7 +526,7 @@ export class Applier {
   private async syncPrepared(pc: PreparedCommit): Promise<DiskEntry> {
     try {
       await pc.handle.sync();
-      const st = await pc.handle.stat();
+      const st = fstatSync(pc.handle.fd);
       const v = pc.version;
       return { path: pc.path, type: 'file', mode: v.mode, size: st.size, mtimeMs: st.mtimeMs, blockSizeBytes: v.blockSizeBytes, blocks: v.blocks, ino: st.ino };
     } catch (e) {

@@ -5,7 +5,8 @@
  *
  * Theory of operation
  * - `read` opens (or reuses) the file in a worker, reads the range into a
- *   fresh buffer, hashes it there and hands the buffer back by transfer. The
+ *   pooled buffer (blockBuffers) moved there, hashes it and hands the buffer
+ *   back by transfer; whoever is done with the bytes gives it back to the pool. The
  *   caller may ask for headroom before the bytes: a frame header can then be
  *   written in front of them and the frame sent as one buffer.
  * - `hash` moves a block's memory to a worker and back (transfer, no copy)
@@ -22,14 +23,14 @@ import { Buffer } from 'node:buffer';
 import type { Worker } from 'node:worker_threads';
 import { open } from 'node:fs/promises';
 import { constants } from 'node:fs';
-import { forgetOwnedMemory, markOwnedMemory, ownsMemory } from '../core/buffers.js';
+import { blockBuffers, forgetOwnedMemory, markOwnedMemory, ownsMemory } from '../core/buffers.js';
 import { PloppyError } from '../core/errors.js';
 import type { BlockHash } from '../core/ids.js';
 import { spawnWorker } from './hash-pool.js';
 
 /** Main thread to worker. */
 export type BlockJob =
-  | { readonly kind: 'read'; readonly id: number; readonly path: string; readonly offset: number; readonly length: number; readonly headroom: number }
+  | { readonly kind: 'read'; readonly id: number; readonly path: string; readonly offset: number; readonly length: number; readonly headroom: number; readonly buffer: ArrayBuffer }
   | { readonly kind: 'hash'; readonly id: number; readonly buffer: ArrayBuffer; readonly byteOffset: number; readonly length: number };
 
 /** Worker to main thread. A read shorter than asked has `length` < the requested length. */
@@ -72,14 +73,15 @@ export class BlockPool {
 
   /** Read `length` bytes at `offset` of the regular file at absolute `path` (never through a symlink). */
   read(path: string, offset: number, length: number, headroom = 0): Promise<HashedBlock> {
-    return this.submit({ kind: 'read', id: this.nextId++, path, offset, length, headroom });
+    const buffer = blockBuffers.take(headroom + length);
+    return this.submit({ kind: 'read', id: this.nextId++, path, offset, length, headroom, buffer });
   }
 
   /** The SHA-256 of `data`, computed on a worker; resolves with the same bytes (possibly in a new view). */
   hash(data: Uint8Array): Promise<HashedBlock> {
     let source = data;
     if (!ownsMemory(data) || data.buffer instanceof SharedArrayBuffer) {
-      source = Buffer.allocUnsafeSlow(data.byteLength);
+      source = Buffer.from(blockBuffers.take(data.byteLength), 0, data.byteLength);
       (source as Buffer).set(data);
     }
     forgetOwnedMemory(source);
@@ -103,7 +105,7 @@ export class BlockPool {
       }
       slot.pending.set(job.id, { resolve, reject, job });
       if (slot.pending.size === 1) slot.worker.ref();
-      slot.worker.postMessage(job, job.kind === 'hash' ? [job.buffer] : []);
+      slot.worker.postMessage(job, [job.buffer]);
     });
   }
 
@@ -134,12 +136,12 @@ export class BlockPool {
     p.resolve({ data, digest: r.digest as BlockHash });
   }
 
-  /** A worker died: what it held is done here (a hash job's buffer went with it, so it is lost: fail it). */
+  /** A worker died: what it held is done here (its buffers went with it: a read gets a new one, a hash job fails). */
   private lost(slot: Slot): void {
     if (!slot.alive) return;
     slot.alive = false;
     for (const p of slot.pending.values()) {
-      if (p.job.kind === 'read') this.runHere(p.job).then(p.resolve, p.reject);
+      if (p.job.kind === 'read') this.runHere({ ...p.job, buffer: blockBuffers.take(p.job.headroom + p.job.length) }).then(p.resolve, p.reject);
       else p.reject(new PloppyError('FS_ERROR', 'a block worker stopped while hashing'));
     }
     slot.pending.clear();
@@ -152,7 +154,7 @@ export class BlockPool {
     }
     const handle = await open(job.path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
-      const whole = Buffer.allocUnsafeSlow(job.headroom + job.length);
+      const whole = Buffer.from(job.buffer);
       const { bytesRead } = await handle.read(whole, job.headroom, job.length, job.offset);
       const data = whole.subarray(job.headroom, job.headroom + bytesRead);
       markOwnedMemory(data);

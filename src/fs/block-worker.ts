@@ -53,7 +53,7 @@ function descriptorFor(path: string): number {
 
 function read(job: Extract<BlockJob, { kind: 'read' }>): BlockJobResult {
   const fd = descriptorFor(job.path);
-  const buffer = new ArrayBuffer(job.headroom + job.length);
+  const buffer = job.buffer;
   const view = new Uint8Array(buffer, job.headroom, job.length);
   let got = 0;
   while (got < job.length) {
@@ -83,7 +83,7 @@ const port = parentPort;
 if (port !== null) {
   port.on('message', (job: BlockJob) => {
     const result = run(job);
-    port.postMessage(result, result.ok ? [result.buffer] : []);
+    port.postMessage(result, result.ok ? [result.buffer] : []); // a failed job's buffer is simply dropped
     if (idleTimer !== null) clearTimeout(idleTimer);
     idleTimer = setTimeout(closeAll, idleCloseMs);
     idleTimer.unref();

@@ -30,6 +30,9 @@ export interface FileDigest {
   readonly blocks: BlockHash[];
 }
 
+/** Files under this size are verified with synchronous reads (see hashOpenFile). */
+const smallFileBytes = 64 * 1024;
+
 /** Never follow a symlink swapped in for the file. */
 const readFlags = constants.O_RDONLY | constants.O_NOFOLLOW;
 
@@ -141,8 +144,10 @@ export async function hashFileAsync(path: string, reusable?: Buffer): Promise<Fi
 export async function hashOpenFile(handle: FileHandle, blockSizeBytes: number, expectedBytes: number): Promise<{ size: number; blocks: BlockHash[] }> {
   const hasher = new BlockHasher(blockSizeBytes);
   const buffer = Buffer.allocUnsafe(Math.min(hashReadBufferBytes, expectedBytes + 1));
+  // A small file (just written: in the page cache) is read at once from this thread, not through the thread pool.
+  const small = expectedBytes < smallFileBytes;
   for (;;) {
-    const { bytesRead } = await handle.read(buffer, 0, buffer.length, hasher.bytes);
+    const bytesRead = small ? readSync(handle.fd, buffer, 0, buffer.length, hasher.bytes) : (await handle.read(buffer, 0, buffer.length, hasher.bytes)).bytesRead;
     if (bytesRead > 0) hasher.update(buffer.subarray(0, bytesRead));
     if (bytesRead < buffer.length) break;
   }

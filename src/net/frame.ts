@@ -18,14 +18,15 @@
  * chunks, and a frame that arrived in one chunk is a view into it (no copy).
  * A frame spread over several chunks is joined once. A HEREIS frame of
  * ownedFrameBytesMin or more is instead gathered into memory of its own as it
- * arrives (the same one copy), so its block owns that memory (src/core/buffers.ts)
- * and can be handed to a hash worker without another. The first violation is
+ * arrives (the same one copy; a pooled buffer, given back by whoever writes
+ * the block), so its block owns that memory (src/core/buffers.ts) and can be
+ * handed to a hash worker without another. The first violation is
  * sticky: the decoder refuses everything after it.
  */
 import { Buffer } from 'node:buffer';
 import { TextDecoder } from 'node:util';
 import { assert } from '../core/assert.js';
-import { markOwnedMemory, ownsMemory } from '../core/buffers.js';
+import { blockBuffers, markOwnedMemory, ownsMemory } from '../core/buffers.js';
 import { blockSizeMaxBytes, commandNameBytesMax, frameBytesMax, hereisHeaderBytesMax } from '../core/constants.js';
 import { PloppyError, isPloppyError } from '../core/errors.js';
 import { isCommand, validateMessage, type Command, type WireMessage } from '../events/messages.js';
@@ -137,7 +138,7 @@ export class FrameDecoder {
     if (byte === space) {
       if (this.lengthDigits === 0) badFrame(`${this.command}: empty length`);
       this.phase = 'payload';
-      if (this.command === 'HEREIS' && this.length >= ownedFrameBytesMin) this.gathered = Buffer.allocUnsafeSlow(this.length);
+      if (this.command === 'HEREIS' && this.length >= ownedFrameBytesMin) this.gathered = Buffer.from(blockBuffers.take(this.length), 0, this.length);
       return;
     }
     if (byte < digitZero || byte > digitNine) badFrame(`${this.command}: byte ${describeByte(byte)} in the length`);

@@ -31,7 +31,8 @@
  * HEREIS we did not ask for is a protocol violation (it would let a peer make
  * us buffer blocks at will).
  *
- * Backpressure: send() queues in the socket like socket.write; `needsDrain`
+ * Backpressure: send() queues in the socket like socket.write (for HEREIS,
+ * `onWritten` says when the socket is done with the block's bytes); `needsDrain`
  * and `drained()` tell the driver to wait before reading the next block to
  * serve. `pause()`/`resume()` stop and restart reading from the peer.
  */
@@ -208,7 +209,7 @@ export class Session extends EventEmitter<SessionEvents> {
    * peer asked for in this session, or an IWANT asks only for hashes already in
    * flight or queued. Never throws for a peer's reasons.
    */
-  send(msg: WireMessage): boolean {
+  send(msg: WireMessage, onWritten?: () => void): boolean {
     assert(msg.cmd !== 'HELLO', 'the session sends HELLO itself');
     if (this.stateNow !== 'ready') return false;
     switch (msg.cmd) {
@@ -216,7 +217,8 @@ export class Session extends EventEmitter<SessionEvents> {
         return this.sendWant(msg.id, msg.hashes);
       case 'HEREIS':
         if (!this.takeServing(msg.hash)) return false;
-        break;
+        this.write(msg, onWritten);
+        return true;
       case 'DONTHAVE': {
         const hashes = msg.hashes.filter((hash) => this.takeServing(hash));
         if (hashes.length === 0) return false;
@@ -417,15 +419,17 @@ export class Session extends EventEmitter<SessionEvents> {
 
   // ------------------------------------------------------------ the socket
 
-  private write(msg: WireMessage): void {
+  /** `onWritten`: the socket is done with the bytes (TLS has encrypted them, or the kernel has them). */
+  private write(msg: WireMessage, onWritten?: () => void): void {
+    const done = onWritten === undefined ? undefined : (): void => onWritten();
     const parts = encodeMessage(msg);
     if (parts.length === 1) {
-      this.socket.write(parts[0] as Buffer);
+      this.socket.write(parts[0] as Buffer, done);
       return;
     }
     // One writev for header and block: the block bytes are not copied into a frame.
     this.socket.cork();
-    for (const part of parts) this.socket.write(part);
+    parts.forEach((part, i) => this.socket.write(part, i === parts.length - 1 ? done : undefined));
     this.socket.uncork();
   }
 
