@@ -36,6 +36,7 @@ interface Options {
   readonly watcherDelayS: number;
   readonly profileDir: string | undefined;
   readonly fromSource: boolean;
+  readonly daemonNodeFlags: string[];
 }
 
 function list<T extends string>(text: string, allowed: readonly T[], what: string): T[] {
@@ -59,6 +60,7 @@ export function parse(args: readonly string[]): Options {
       'syncthing-watcher-delay-s': { type: 'string', default: '1' },
       profile: { type: 'string' },
       'from-source': { type: 'boolean', default: false },
+      'daemon-node-flags': { type: 'string', default: '' },
     },
   });
   return {
@@ -73,6 +75,7 @@ export function parse(args: readonly string[]): Options {
     watcherDelayS: Number(values['syncthing-watcher-delay-s']),
     profileDir: values.profile,
     fromSource: values['from-source'],
+    daemonNodeFlags: values['daemon-node-flags'].split(' ').filter((f) => f !== ''),
   };
 }
 
@@ -80,7 +83,7 @@ function toolFor(name: ToolName, o: Options): Tool {
   switch (name) {
     case 'ploppy':
       if (o.profileDir !== undefined) mkdirSync(o.profileDir, { recursive: true });
-      return ploppyTool({ fromSource: o.fromSource, ...(o.profileDir !== undefined ? { profileDir: o.profileDir } : {}) });
+      return ploppyTool({ fromSource: o.fromSource, nodeFlags: o.daemonNodeFlags, ...(o.profileDir !== undefined ? { profileDir: o.profileDir } : {}) });
     case 'rsync':
       return rsyncTool();
     case 'syncthing':

@@ -15,6 +15,7 @@ import { unlink } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { Server } from 'node:net';
+import { blockBuffers } from '../core/buffers.js';
 import { blockThreadsMax, hashOffThreadBytesMin, pendingWriteBytesMax, sendQueueBytesMax, serveReadsInFlightMax } from '../core/constants.js';
 import { isPloppyError } from '../core/errors.js';
 import type { PeerId } from '../core/ids.js';
@@ -63,6 +64,8 @@ export class Daemon {
   private readonly readSlots = new Limiter(serveReadsInFlightMax);
   /** Bytes of received blocks handed to the applier and not yet written; see writesPending. */
   private pendingWriteBytes = 0;
+  /** Pooled block buffers with writes still using them, and how many. */
+  private readonly bufferUsers = new Map<ArrayBufferLike, number>();
   private readingPaused = false;
   private readonly diskEntries = new Map<string, DiskEntry>();
   private fsReadyResolve!: () => void;
@@ -329,11 +332,29 @@ export class Daemon {
     }
     if (op.op !== 'writeBlock') return applier.apply(op as WriteOp);
     this.writesPending(op.data.byteLength);
+    const pooled = op.data.byteLength >= hashOffThreadBytesMin ? op.data.buffer : null;
+    if (pooled !== null) this.bufferUsers.set(pooled, (this.bufferUsers.get(pooled) ?? 0) + 1);
     try {
       return await applier.apply(op);
     } finally {
       this.writesPending(-op.data.byteLength);
+      if (pooled !== null) this.releaseBuffer(pooled);
     }
+  }
+
+  /**
+   * A received block's buffer goes back to the pool once every write of it is
+   * done (the engine writes one block into each file that wants it; those
+   * writes are issued together, before any of them completes).
+   */
+  private releaseBuffer(buffer: ArrayBufferLike): void {
+    const users = (this.bufferUsers.get(buffer) ?? 1) - 1;
+    if (users > 0) {
+      this.bufferUsers.set(buffer, users);
+      return;
+    }
+    this.bufferUsers.delete(buffer);
+    blockBuffers.give(buffer);
   }
 
   /**
@@ -376,7 +397,11 @@ export class Daemon {
     if (session === undefined) return { ok: true };
     if (result.ok) {
       if (session.queuedBytes > sendQueueBytesMax) await session.drained();
-      session.send({ cmd: 'HEREIS', id: nodeIds.messageId(), hash: op.hash, data: result.data });
+      const pooled = result.data.byteLength >= hashOffThreadBytesMin ? result.data.buffer : null;
+      const giveBack = (): void => {
+        if (pooled !== null) blockBuffers.give(pooled);
+      };
+      if (!session.send({ cmd: 'HEREIS', id: nodeIds.messageId(), hash: op.hash, data: result.data }, giveBack)) giveBack();
       return { ok: true };
     }
     session.send({ cmd: 'DONTHAVE', id: nodeIds.messageId(), hashes: [op.hash] });

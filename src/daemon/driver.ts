@@ -9,7 +9,9 @@
  *   `log.write` (group-committed with whatever else is in flight), and the
  *   call's other outputs (sends, fs ops, timers, dials) run only once that
  *   write is durable. Effects of successive calls keep their order, because
- *   each call's effects are chained after the previous call's.
+ *   each call's effects are chained after the previous call's. The exception
+ *   is block traffic (see needsDurability): it is in the log's batch before it
+ *   goes out, in call order, but does not wait for the fsync.
  * - The engine never waits: handle() returns immediately and the next input
  *   is processed while earlier batches are being synced, which is what lets
  *   the store group-commit.
@@ -71,7 +73,12 @@ export class Driver {
   private execute(outputs: readonly Output[]): void {
     const appends = outputs.filter((o): o is Extract<Output, { kind: 'append' }> => o.kind === 'append');
     const durable = Promise.all(appends.map((a) => this.log.write(a.events, this.engine.state)));
-    const rest = outputs.filter((o) => o.kind !== 'append');
+    const rest: Output[] = [];
+    for (const o of outputs) {
+      if (o.kind === 'append') continue;
+      if (needsDurability(o)) rest.push(o);
+      else this.perform(o);
+    }
     this.pendingEffects++;
     this.effects = this.effects
       .then(() => durable)
@@ -146,4 +153,23 @@ export class Driver {
     this.timers.clear();
     await this.effects;
   }
+}
+
+/**
+ * Whether an output must wait for its call's events to be durable. Only the
+ * block traffic does not: asking for blocks (IWANT), answering that we lack
+ * them (DONTHAVE) or a PING, reading a block to serve it, and writing or
+ * copying a verified block into a temporary file. None of these is seen by
+ * anyone as a fact: a crash before the log is durable leaves at most a temp
+ * file, which a restart removes, and requests that are asked again. Waiting
+ * for the log there put two group commits (one per peer, ~20 ms each on a
+ * busy disk) into every block's round trip, which capped a transfer at a few
+ * hundred blocks a second. Everything that changes what a peer or the folder
+ * shows (announcements, commits, renames, removals, timers, dials) still
+ * waits.
+ */
+function needsDurability(o: Output): boolean {
+  if (o.kind === 'send') return !(o.msg.cmd === 'IWANT' || o.msg.cmd === 'DONTHAVE' || o.msg.cmd === 'PING' || o.msg.cmd === 'PONG');
+  if (o.kind === 'fs') return !(o.op.op === 'readBlock' || o.op.op === 'writeBlock' || o.op.op === 'copyBlock');
+  return true;
 }
