@@ -8,17 +8,19 @@
  * dataset is timed is in bench/sync/measure.ts; docs/BENCHMARKS.md explains
  * how to run it and holds the latest figures.
  *
- * Needs root (network namespaces, dropping the page cache). Scratch data goes
- * to --work (default $BENCH_WORK or /var/tmp/ploppy-bench-sync); each run
- * needs about 2.5 GiB there.
+ * Needs root (network namespaces, dropping the page cache). rsync and
+ * Syncthing are installed with apt-get when missing (--no-install: skipped
+ * instead). Scratch data goes to --work (default $BENCH_WORK or
+ * /var/tmp/ploppy-bench-sync); each run needs about 2.5 GiB there.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { measure, type DatasetName, type Measurement, type Outcome, type Tool, type ToolName } from './sync/measure.js';
 import { buildPloppy, ploppyTool } from './sync/ploppy.js';
 import { rsyncTool } from './sync/rsync.js';
 import { syncthingTool } from './sync/syncthing.js';
-import { isRoot } from './sync/system.js';
+import { hasCommand, isRoot } from './sync/system.js';
 import { judge, type Row } from './sync/targets.js';
 
 const allDatasets: readonly DatasetName[] = ['large', 'small', 'mixed', 'edit', 'live'];
@@ -37,6 +39,7 @@ interface Options {
   readonly profileDir: string | undefined;
   readonly fromSource: boolean;
   readonly daemonNodeFlags: string[];
+  readonly install: boolean;
 }
 
 function list<T extends string>(text: string, allowed: readonly T[], what: string): T[] {
@@ -61,6 +64,7 @@ export function parse(args: readonly string[]): Options {
       profile: { type: 'string' },
       'from-source': { type: 'boolean', default: false },
       'daemon-node-flags': { type: 'string', default: '' },
+      'no-install': { type: 'boolean', default: false },
     },
   });
   return {
@@ -76,6 +80,7 @@ export function parse(args: readonly string[]): Options {
     profileDir: values.profile,
     fromSource: values['from-source'],
     daemonNodeFlags: values['daemon-node-flags'].split(' ').filter((f) => f !== ''),
+    install: !values['no-install'],
   };
 }
 
@@ -116,6 +121,22 @@ function table(rows: readonly string[][]): string {
   return all.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
 }
 
+/** The baselines' packages (and curl, for Syncthing's REST API), installed with apt-get when missing. */
+function installBaselines(tools: readonly ToolName[], log: (line: string) => void): void {
+  const wanted = [
+    ...(tools.includes('rsync') && !hasCommand('rsync') ? ['rsync'] : []),
+    ...(tools.includes('rsync') && !hasCommand('/usr/bin/time') ? ['time'] : []),
+    ...(tools.includes('syncthing') && !hasCommand('syncthing') ? ['syncthing'] : []),
+    ...(tools.includes('syncthing') && !hasCommand('curl') ? ['curl'] : []),
+  ];
+  if (wanted.length === 0 || !hasCommand('apt-get')) return;
+  log(`installing ${wanted.join(', ')} (apt-get; --no-install skips this)`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const update = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+  const install = update.status === 0 ? spawnSync('apt-get', ['install', '-y', '-qq', ...wanted], { stdio: 'inherit', env }) : update;
+  if (install.status !== 0) log(`apt-get failed (${install.status}); those tools are skipped`);
+}
+
 /** One measurement, run again once when Syncthing lost 20 s to its connection race. */
 async function measureOnce(tool: Tool, dataset: DatasetName, o: Options, log: (line: string) => void): Promise<Outcome> {
   const mo = { work: o.work, liveTrials: o.liveTrials, timeoutMs: o.timeoutMs, keep: o.keep, dropCaches: o.dropCaches, log };
@@ -131,6 +152,7 @@ export async function run(args: readonly string[]): Promise<void> {
   if (!isRoot()) throw new Error('the sync benchmark needs root (network namespaces, drop_caches)');
   mkdirSync(o.work, { recursive: true });
   const log = (line: string): void => void process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+  if (o.install) installBaselines(o.tools, log);
   if (o.tools.includes('ploppy') && !o.fromSource) {
     log('building ploppy (tsc -p tsconfig.build.json)');
     buildPloppy(log);
