@@ -16,7 +16,7 @@ import { basename } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { Server } from 'node:net';
 import { blockBuffers } from '../core/buffers.js';
-import { blockThreadsMax, hashOffThreadBytesMin, pendingWriteBytesMax, sendQueueBytesMax, serveReadsInFlightMax } from '../core/constants.js';
+import { blockThreadsMax, fullRescanIntervalMs, hashOffThreadBytesMin, pendingWriteBytesMax, sendQueueBytesMax, serveReadsInFlightMax } from '../core/constants.js';
 import { isPloppyError } from '../core/errors.js';
 import type { PeerId } from '../core/ids.js';
 import type { Hasher } from '../core/ports.js';
@@ -78,6 +78,9 @@ export class Daemon {
   private readonly stoppedListeners: (() => void)[] = [];
   /** Progress of the scan running now, for `status`. */
   scanning: ScanProgress | null = null;
+  /** Scans run one at a time: each waits for the one before it. */
+  private scanTail: Promise<unknown> = Promise.resolve();
+  private rescanTimer: NodeJS.Timeout | null = null;
 
   private constructor(
     readonly paths: NetworkPaths,
@@ -273,7 +276,13 @@ export class Daemon {
    * start fetching the first files while the rest are still being hashed);
    * deletions and scanFinished follow at the end.
    */
-  private async runScan(under?: SyncPath): Promise<ScanResult> {
+  private runScan(under?: SyncPath): Promise<ScanResult> {
+    const next = this.scanTail.then(() => this.scanNow(under));
+    this.scanTail = next.catch(() => undefined);
+    return next;
+  }
+
+  private async scanNow(under?: SyncPath): Promise<ScanResult> {
     const result = await scan(this.config.dir, {
       cache: this.cache(),
       pool: this.pool,
@@ -286,6 +295,7 @@ export class Daemon {
     this.scanning = null;
     for (const [p, e] of result.entries) this.diskEntries.set(p, e);
     for (const p of result.deleted) this.diskEntries.delete(p);
+    this.watcher?.learn(result.entries, result.deleted);
     for (const change of toLocalChanges(result, true)) this.submit({ kind: 'local', change });
     return result;
   }
@@ -314,6 +324,14 @@ export class Daemon {
     });
     this.applier = await Applier.open(this.config.dir, { listener: this.watcher, pool: this.pool, blocks: this.blocks, ignore: first.ignore });
     this.fsReadyResolve();
+    // What changed between the first scan's walk and the watcher being ready was seen by neither:
+    // a second scan (unchanged files cost one lstat each) catches it.
+    await this.runScan();
+    // A backstop, as Syncthing has: a full rescan now and then finds what a lost inotify event hid.
+    this.rescanTimer = setInterval(() => {
+      void this.runScan().catch((e: unknown) => log(`periodic rescan failed: ${String(e)}`));
+    }, fullRescanIntervalMs);
+    this.rescanTimer.unref();
   }
 
   private async fsEffect(op: FsOp): Promise<EffectResult> {
@@ -430,6 +448,8 @@ export class Daemon {
   }
 
   private async shutdown(): Promise<void> {
+    if (this.rescanTimer !== null) clearInterval(this.rescanTimer);
+    this.rescanTimer = null;
     await this.watcher?.close();
     if (this.driver !== undefined) await this.driver.stop();
     await this.transport?.close();

@@ -103,6 +103,12 @@ export class Watcher implements WriteListener {
     if (n <= 0 && this.pending.has(p)) this.schedule();
   }
 
+  /** A scan has told the engine about these entries (and these paths gone): they are known, not news. */
+  learn(entries: ReadonlyMap<string, DiskEntry>, deleted: Iterable<string>): void {
+    for (const [p, e] of entries) if (!this.held.has(p as SyncPath)) this.known.set(p, e);
+    for (const p of deleted) if (!this.held.has(p as SyncPath)) this.known.delete(p);
+  }
+
   /** Resolves when nothing is pending or being processed (held paths aside). */
   async settled(): Promise<void> {
     while (this.flushing !== null || this.timer !== null) {

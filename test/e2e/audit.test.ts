@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { explanationText, type ConflictDetail, type Explanation, type ExportSummary, type ImportReport, type StateDiff } from '../../src/audit/index.js';
 import type { RecordedEvent } from '../../src/events/types.js';
-import { cleanup, cli, createPeer, joinPeer, run, runJson, startPeer, stopPeer, tempDir, treesEqual, waitFor, type Peer } from './helpers.js';
+import { cleanup, cli, createPeer, describePeers, joinPeer, run, runJson, startPeer, stopPeer, tempDir, treesEqual, waitFor, type Peer } from './helpers.js';
 
 interface StatusReport {
   head: number;
@@ -68,13 +68,13 @@ describe('audit on real daemons (A <- B <- C)', { timeout: 600_000 }, () => {
   });
 
   it('explains a concurrent edit and lists it in conflicts --json with both versions and their events', async () => {
-    await waitFor('notes.txt everywhere', () => treesEqual(peers()), 120_000);
+    await waitFor('notes.txt everywhere', () => treesEqual(peers()), 120_000, () => describePeers(peers()));
     await stopPeer(b);
     writeFileSync(join(a.dir, 'notes.txt'), 'edited on A\n');
     await waitFor('A to record its edit', async () => (await explain(a, 'notes.txt')).current?.author === ids['audit-a']);
     writeFileSync(join(b.dir, 'notes.txt'), 'edited on B\n');
     await startPeer(b);
-    await waitFor('one conflict copy everywhere', () => treesEqual(peers()) && readdirSync(c.dir).filter((n) => n.includes('.ploppy-conflict-')).length === 1, 180_000);
+    await waitFor('one conflict copy everywhere', () => treesEqual(peers()) && readdirSync(c.dir).filter((n) => n.includes('.ploppy-conflict-')).length === 1, 180_000, () => describePeers(peers()));
     for (const p of peers()) {
       await waitFor(`${p.label} to list the conflict`, async () => (await runJson<ConflictDetail[]>(p, ['conflicts'])).length === 1);
       const [detail] = await runJson<ConflictDetail[]>(p, ['conflicts']);
@@ -135,7 +135,7 @@ describe('audit on real daemons (A <- B <- C)', { timeout: 600_000 }, () => {
   });
 
   it('status and network --as-of: the head is the present, an early point the past', async () => {
-    await waitFor('trees equal', () => treesEqual(peers()), 120_000);
+    await waitFor('trees equal', () => treesEqual(peers()), 120_000, () => describePeers(peers()));
     const live = await runJson<StatusReport>(a, ['status', '--all']);
     const atHead = await runJson<StatusReport>(a, ['status', '--all', '--as-of', String(live.head)]);
     assert.deepEqual(atHead.rows, live.rows);

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { alive, cleanup, createPeer, joinPeer, kill9, run, runJson, startPeer, stopPeer, treeDigest, treesEqual, waitFor, type Peer } from './helpers.js';
+import { alive, cleanup, createPeer, describePeers, joinPeer, kill9, run, runJson, startPeer, stopPeer, treeDigest, treesEqual, waitFor, type Peer } from './helpers.js';
 
 const all: Peer[] = [];
 after(async () => cleanup(all));
@@ -31,7 +31,7 @@ describe('kill -9 during a large transfer', { timeout: 240_000 }, () => {
     assert.ok(!existsSync(join(b.dir, 'large.bin')) || statSync(join(b.dir, 'large.bin')).size !== data.length || !readFileSync(join(b.dir, 'large.bin')).equals(data),
       'the transfer was really interrupted (the test must kill mid-transfer)');
     await startPeer(b);
-    await waitFor('large.bin complete on B', () => treesEqual([a, b]), 180_000);
+    await waitFor('large.bin complete on B', () => treesEqual([a, b]), 180_000, () => describePeers([a, b]));
     assert.ok(readFileSync(join(b.dir, 'large.bin')).equals(data), 'content verified byte for byte');
     assert.deepEqual(readdirSync(b.dir).filter((n) => n.startsWith('.ploppy-tmp-')), [], 'no temp file left behind');
     const replay = await run(b, ['replay']);

@@ -4,7 +4,7 @@
  */
 import { execFile, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -129,14 +129,40 @@ export async function cleanup(peers: readonly Peer[]): Promise<void> {
   }
 }
 
-/** Poll until `check` holds; a timeout fails the test with `what` (tests never assert on time). */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+/**
+ * Poll until `check` holds; a timeout fails the test with `what` (tests never
+ * assert on time), and with what `explain` says (see describePeers) so that a
+ * failure in CI can be understood from its output alone.
+ */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000, explain?: () => string | Promise<string>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const detail = explain === undefined ? '' : `\n${await Promise.resolve().then(explain).catch((e: unknown) => `(could not describe: ${String(e)})`)}`;
+      throw new Error(`timed out waiting for ${what}${detail}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Each peer's tree, `status` and the tail of its daemon.log: what a timed-out wait prints. */
+export async function describePeers(peers: readonly Peer[]): Promise<string> {
+  const parts: string[] = [];
+  for (const p of peers) {
+    let tree: string;
+    try {
+      tree = treeDigest(p.dir);
+    } catch (e) {
+      tree = `(unreadable: ${String(e)})`;
+    }
+    const status = await run(p, ['status']);
+    const logFile = join(p.home, 'networks', 'net', 'daemon.log');
+    const logTail = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-40).join('\n') : '(no daemon.log)';
+    parts.push(`--- ${p.label} (pid ${p.pid}, ${alive(p.pid) ? 'alive' : 'gone'}) ${p.address}`, `tree:\n${tree}`,
+      `status (exit ${status.code}):\n${status.stdout}${status.stderr}`, `daemon.log tail:\n${logTail}`);
+  }
+  return parts.join('\n');
 }
 
 /**

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync, existsSync, rmSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cleanup, createPeer, hasCommand, joinPeer, treesEqual, waitFor, type Peer } from './helpers.js';
+import { cleanup, createPeer, describePeers, hasCommand, joinPeer, treesEqual, waitFor, type Peer } from './helpers.js';
 
 const tag = `pp${process.pid % 100000}`;
 const sw = `${tag}sw`;
@@ -89,10 +89,10 @@ describe('three peers across network namespaces', { timeout: 300_000, skip: skip
     writeFileSync(join(a.dir, 'x/y/from-a.txt'), 'A\n');
     writeFileSync(join(b.dir, 'from-b.bin'), randomBytes(8 * 1024 * 1024));
     writeFileSync(join(c.dir, 'from c ✓.txt'), 'C\n');
-    await waitFor('trees identical', () => treesEqual(peers()) && existsSync(join(a.dir, 'from c ✓.txt')) && existsSync(join(c.dir, 'x/y/from-a.txt')) && existsSync(join(c.dir, 'from-b.bin')), 180_000);
+    await waitFor('trees identical', () => treesEqual(peers()) && existsSync(join(a.dir, 'from c ✓.txt')) && existsSync(join(c.dir, 'x/y/from-a.txt')) && existsSync(join(c.dir, 'from-b.bin')), 60_000, () => describePeers(peers()));
     writeFileSync(join(c.dir, 'x/y/from-a.txt'), 'A, edited on C\n');
     rmSync(join(a.dir, 'from-b.bin'));
     renameSync(join(b.dir, 'from c ✓.txt'), join(b.dir, 'x/renamed.txt'));
-    await waitFor('changes converge', () => treesEqual(peers()) && !existsSync(join(c.dir, 'from-b.bin')) && existsSync(join(a.dir, 'x/renamed.txt')), 180_000);
+    await waitFor('changes converge', () => treesEqual(peers()) && !existsSync(join(c.dir, 'from-b.bin')) && existsSync(join(a.dir, 'x/renamed.txt')), 60_000, () => describePeers(peers()));
   });
 });

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { cleanup, createPeer, joinPeer, run, runJson, treeDigest, treesEqual, waitFor, type Peer } from './helpers.js';
+import { cleanup, createPeer, describePeers, joinPeer, run, runJson, treeDigest, treesEqual, waitFor, type Peer } from './helpers.js';
 
 describe('three peers on loopback (A <- B <- C)', { timeout: 300_000 }, () => {
   let a: Peer, b: Peer, c: Peer;
@@ -29,7 +29,7 @@ describe('three peers on loopback (A <- B <- C)', { timeout: 300_000 }, () => {
     writeFileSync(join(c.dir, 'héllo wörld ✓.txt'), 'unicode and spaces\n');
     writeFileSync(join(c.dir, 'run.sh'), '#!/bin/sh\necho hi\n');
     chmodSync(join(c.dir, 'run.sh'), 0o755);
-    await waitFor('all trees identical with every file', () => treesEqual(peers()) && existsSync(join(a.dir, 'run.sh')) && existsSync(join(c.dir, 'big.bin')) && existsSync(join(c.dir, 'deep/er/still/leaf.txt')), 180_000);
+    await waitFor('all trees identical with every file', () => treesEqual(peers()) && existsSync(join(a.dir, 'run.sh')) && existsSync(join(c.dir, 'big.bin')) && existsSync(join(c.dir, 'deep/er/still/leaf.txt')), 180_000, () => describePeers(peers()));
     const digest = treeDigest(a.dir);
     assert.match(digest, /run\.sh file 7 /, 'executable bit carried');
     assert.match(digest, /héllo wörld ✓\.txt file/);
@@ -42,7 +42,7 @@ describe('three peers on loopback (A <- B <- C)', { timeout: 300_000 }, () => {
     renameSync(join(c.dir, 'run.sh'), join(c.dir, 'deep/run-renamed.sh'));
     await waitFor('edits, deletes and renames converge', () =>
       treesEqual(peers()) && !existsSync(join(a.dir, 'empty')) && existsSync(join(a.dir, 'deep/run-renamed.sh')) && !existsSync(join(a.dir, 'run.sh')),
-    120_000);
+    120_000, () => describePeers(peers()));
     const digest = treeDigest(b.dir);
     assert.match(digest, /deep\/run-renamed\.sh file 7 /);
     assert.doesNotMatch(digest, /^empty /m);
