@@ -9,6 +9,7 @@ import { writeConfig } from '../../daemon/config.js';
 import { randomPeerId } from '../../store/node-ports.js';
 import { networkPaths } from '../home.js';
 import { withHome, type HomeArgs } from '../options.js';
+import { joinAddresses } from '../join-addresses.js';
 import { handled } from '../render.js';
 import { runDaemon } from '../run-daemon.js';
 import { checkListen } from './join.js';
@@ -42,11 +43,15 @@ const module_: CommandModule<object, Args> = {
     return runDaemon(paths, {
       home: argv.home, detach: argv.detach, json: argv.json,
       ...(argv.secret === undefined ? { extra: { secret } } : {}),
-      banner: (address) => [
-        ...(argv.secret === undefined ? [`network secret (generated): ${secret}`] : []),
-        `to join from another host, run:`,
-        `  ploppy join --name ${name} --peer ${address} --secret ${secret} --dir DIR`,
-      ],
+      banner: (address) => {
+        const [first, ...others] = joinAddresses(address);
+        return [
+          ...(argv.secret === undefined ? [`network secret (generated): ${secret}`] : []),
+          `to join from another host, run:`,
+          `  ploppy join --name ${name} --peer ${first ?? address} --secret ${secret} --dir DIR`,
+          ...(others.length > 0 ? [`(or --peer any of: ${others.join(' ')})`] : []),
+        ];
+      },
     });
   }),
 };
