@@ -10,7 +10,7 @@
  */
 import type { PeerId } from '../core/ids.js';
 import type { SyncPath } from '../core/path.js';
-import { merge } from '../core/vv.js';
+import { merge, type VersionVector } from '../core/vv.js';
 import type { FileVersion } from '../events/version.js';
 import { ownVector, type State } from '../projections/state.js';
 
@@ -22,11 +22,7 @@ export {
  * Two versions with the same content, concurrent: one version whose vector is
  * the union (whoever computes it gets the same version, content included).
  */
-export const unionOf = (winner: FileVersion, loser: FileVersion, path: SyncPath): FileVersion => ({
-  ...winner,
-  path,
-  vv: merge(winner.vv, loser.vv),
-});
+export const unionOf = (winner: FileVersion, loser: FileVersion, path: SyncPath): FileVersion => withVector(winner, path, merge(winner.vv, loser.vv));
 
 /**
  * The winner of a conflict as `self` keeps it: the union of both vectors plus
@@ -37,8 +33,19 @@ export const unionOf = (winner: FileVersion, loser: FileVersion, path: SyncPath)
  * each make their own version, with identical content, which then merge
  * silently (unionOf).
  */
-export const mergedWinner = (s: State, winner: FileVersion, loser: FileVersion, path: SyncPath, self: PeerId): FileVersion => ({
-  ...winner,
-  path,
-  vv: ownVector(s, path, merge(winner.vv, loser.vv), self),
-});
+export const mergedWinner = (s: State, winner: FileVersion, loser: FileVersion, path: SyncPath, self: PeerId): FileVersion =>
+  withVector(winner, path, ownVector(s, path, merge(winner.vv, loser.vv), self));
+
+/**
+ * `v` at `path` with vector `vv`. A literal in FileVersion's field order, not
+ * `{ ...v, path, vv }`: V8 builds a spread with extra fields on a slow path,
+ * and conflicts and merges make these often.
+ */
+function withVector(v: FileVersion, path: SyncPath, vv: VersionVector): FileVersion {
+  const out: { -readonly [K in keyof FileVersion]: FileVersion[K] } = {
+    path, type: v.type, mode: v.mode, size: v.size, mtimeMs: v.mtimeMs, blockSizeBytes: v.blockSizeBytes, blocks: v.blocks,
+    deleted: v.deleted, vv, hlc: v.hlc, author: v.author,
+  };
+  if (v.target !== undefined) out.target = v.target;
+  return out;
+}

@@ -122,7 +122,8 @@ export class Call {
     assert(peer !== null, `${e.type} before the network was created or joined`);
     const trusted = remote !== null && remote.wallMs <= this.nowMs + hlcRemoteAheadMaxMs;
     const hlc = trusted ? receive(s.meta.hlc, remote, this.nowMs) : tick(s.meta.hlc, this.nowMs);
-    const stamped = { ...e, seq: s.meta.head + 1, id: this.core.deps.ids.eventId(this.nowMs), hlc, peer, v: currentVersions[e.type] } as StampedEvent;
+    // A literal, not `{ ...e, more }`: V8 builds a spread on a slow path, and this runs per event.
+    const stamped = { type: e.type, data: e.data, seq: s.meta.head + 1, id: this.core.deps.ids.eventId(this.nowMs), hlc, peer, v: currentVersions[e.type] } as StampedEvent;
     evolve(s, stamped);
     this.events.push(stamped);
     for (const p of pathsOf(e)) this.touched.add(p);

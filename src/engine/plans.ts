@@ -62,6 +62,15 @@ export function newPlan(version: FileVersion): Plan {
 export const blocksDone = (p: Plan): boolean =>
   p.need.size === 0 && p.inflight.size === 0 && p.copying.size === 0 && p.writing.size === 0;
 
+/** pristineCopy(v)?.path, remembered per version object (versions are immutable; a path is synced after every call that touches it). */
+const conflictPaths = new WeakMap<FileVersion, SyncPath | null>();
+
+function conflictPathOf(v: FileVersion): SyncPath | undefined {
+  let p = conflictPaths.get(v);
+  if (p === undefined) conflictPaths.set(v, (p = pristineCopy(v)?.path ?? null));
+  return p ?? undefined;
+}
+
 export class Plans {
   readonly byPath = new Map<SyncPath, Plan>();
   /** hash -> paths whose plan still waits for it from the network (needed or in flight). */
@@ -83,7 +92,7 @@ export class Plans {
 
   /** The transfer at `path` is now `target` (or none): keep `copiesFor` in step. */
   noteTarget(path: SyncPath, target: FileVersion | undefined): void {
-    const conflictPath = target === undefined ? undefined : pristineCopy(target)?.path;
+    const conflictPath = target === undefined ? undefined : conflictPathOf(target);
     const before = this.copyOf.get(path);
     if (before === conflictPath) return;
     if (before !== undefined) {

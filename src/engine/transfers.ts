@@ -49,7 +49,7 @@ export function syncPlan(call: Call, path: SyncPath): void {
   const t = call.state.transfers.get(path);
   plans.noteTarget(path, t?.version);
   const plan = plans.byPath.get(path);
-  if (plan !== undefined && t !== undefined && plan.key === versionKey(t.version)) return;
+  if (plan !== undefined && t !== undefined && (plan.version === t.version || plan.key === versionKey(t.version))) return;
   if (plan !== undefined) cancelPlan(call, plan);
   if (t !== undefined) startPlan(call, t.version);
 }
@@ -116,6 +116,7 @@ const announcedOnlyByUs = (call: Call, plan: Plan): boolean =>
 /** Issue block requests for every plan, within the per-plan window and the per-peer limit. */
 export function pump(call: Call): void {
   const plans = call.vol.plans;
+  if (plans.hungry.size === 0) return; // nothing waits for a request (most calls)
   const batches = new Map<PeerId, BlockHash[]>();
   const spare = (): boolean => [...call.vol.links.values()].some((l) => !l.closing && l.requests < outstandingRequestsPerPeerMax);
   if (!spare()) return;

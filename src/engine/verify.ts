@@ -25,6 +25,13 @@ export interface DecisionCheck {
 
 const bodyText = (e: Event): string => canonicalJson({ type: e.type, data: e.data });
 
+/**
+ * Same type and data. Plain JSON first: equal strings mean equal values (the
+ * common case, cheap); only differing strings are compared canonically, since
+ * a recorded event's keys may come back in another order than re-derived ones.
+ */
+const sameBody = (a: Event, b: Event): boolean => a.type === b.type && (JSON.stringify(a.data) === JSON.stringify(b.data) || bodyText(a) === bodyText(b));
+
 class Mismatch extends Error {
   constructor(
     readonly seq: number,
@@ -34,15 +41,35 @@ class Mismatch extends Error {
   }
 }
 
+export interface DecisionCheckerOptions {
+  /**
+   * Called after each recorded event is folded, with the state then (the fold
+   * of the log up to and including it), so one pass over a log can both check
+   * decisions and look at every state the log went through. With a hook the
+   * checker folds the whole log even after a mismatch (deciding stops there).
+   */
+  readonly onFolded?: (e: EnvelopedEvent, state: State) => void;
+}
+
 /** A streaming checker: push recorded events in sequence order, then read the result. */
 export class DecisionChecker {
   private readonly state: State = initialState();
   private group: EnvelopedEvent[] = [];
+  /** Events of the group being checked that are folded already. */
+  private foldedInGroup = 0;
   private checked = 0;
   private mismatch: Mismatch | null = null;
+  private readonly onFolded: ((e: EnvelopedEvent, state: State) => void) | null;
+
+  constructor(options: DecisionCheckerOptions = {}) {
+    this.onFolded = options.onFolded ?? null;
+  }
 
   push(e: EnvelopedEvent): void {
-    if (this.mismatch !== null) return;
+    if (this.mismatch !== null) {
+      if (this.onFolded !== null) this.fold(e);
+      return;
+    }
     if (!isDecision(e.type)) this.flush();
     this.group.push(e);
   }
@@ -53,15 +80,28 @@ export class DecisionChecker {
     return { ok: m === null, checked: this.checked, firstMismatch: m?.message ?? null, seq: m?.seq ?? null };
   }
 
+  /** The fold of every event pushed (after result(); with an onFolded hook, whatever the verdict). */
+  get folded(): State {
+    return this.state;
+  }
+
+  private fold(e: EnvelopedEvent): void {
+    evolve(this.state, e);
+    this.foldedInGroup++;
+    this.onFolded?.(e, this.state);
+  }
+
   private flush(): void {
     const group = this.group;
     this.group = [];
+    this.foldedInGroup = 0;
     if (this.mismatch !== null || group.length === 0) return;
     try {
       this.check(group);
     } catch (e) {
       if (!(e instanceof Mismatch)) throw e;
       this.mismatch = e;
+      if (this.onFolded !== null) for (const rest of group.slice(this.foldedInGroup)) this.fold(rest);
     }
   }
 
@@ -70,17 +110,17 @@ export class DecisionChecker {
     if (input === undefined) return;
     if (isDecision(input.type)) throw new Mismatch(input.seq, `seq ${input.seq}: decision ${input.type} with no input event before it`);
     this.state.dirty.clear();
-    evolve(this.state, input);
+    this.fold(input);
     let next = 0;
     decide(this.state, input, (derived) => {
       const r = recorded[next++];
       if (r === undefined) {
         throw new Mismatch(input.seq, `after seq ${input.seq} (${input.type}): re-run decides ${bodyText(derived)}, the log records nothing`);
       }
-      if (bodyText(r) !== bodyText(derived)) {
+      if (!sameBody(r, derived)) {
         throw new Mismatch(r.seq, `seq ${r.seq}: the log records ${bodyText(r)}, re-run decides ${bodyText(derived)}`);
       }
-      evolve(this.state, r);
+      this.fold(r);
       this.checked++;
     });
     const extra = recorded[next];

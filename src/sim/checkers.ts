@@ -24,7 +24,7 @@
  */
 import { compareHlc } from '../core/hlc.js';
 import { shortPeer } from '../core/ids.js';
-import { pathsOf, type RecordedEvent } from '../events/types.js';
+import { pathsOf, type EnvelopedEvent, type RecordedEvent } from '../events/types.js';
 import type { FileVersion } from '../events/version.js';
 import { compare, dominates } from '../core/vv.js';
 import { evolve, initialState, type State } from '../projections/state.js';
@@ -130,13 +130,11 @@ function remember(h: History, v: FileVersion): void {
 }
 
 /**
- * Fold one peer's log from empty, adding what it saw to `history`; returns the
- * rebuilt state (for the replay check).
+ * What one peer's log adds to `history`, event by event: call the returned
+ * function after folding each record, with the state then.
  */
-export function foldHistory(peer: number, records: readonly RecordedEvent[], history: History): State {
-  const s = initialState();
-  for (const e of records) {
-    evolve(s, e);
+export function historyOf(peer: number, history: History): (e: EnvelopedEvent, s: State) => void {
+  return (e, s) => {
     for (const p of pathsOf(e)) {
       const v = s.files.get(p)?.version;
       if (v !== undefined) remember(history, v);
@@ -152,6 +150,19 @@ export function foldHistory(peer: number, records: readonly RecordedEvent[], his
       remember(history, winner);
       remember(history, loser);
     }
+  };
+}
+
+/**
+ * Fold one peer's log from empty, adding what it saw to `history`; returns the
+ * rebuilt state (for the replay check).
+ */
+export function foldHistory(peer: number, records: readonly RecordedEvent[], history: History): State {
+  const s = initialState();
+  const note = historyOf(peer, history);
+  for (const e of records) {
+    evolve(s, e);
+    note(e, s);
   }
   s.dirty.clear();
   return s;

@@ -54,21 +54,29 @@ function describeOp(op: FsOp): string {
   }
 }
 
+function describeOutput(o: Output, byId: ReadonlyMap<PeerId, number>): string {
+  switch (o.kind) {
+    case 'append': {
+      let types = '';
+      for (const e of o.events) types += types === '' ? e.type : `,${e.type}`;
+      return `append[${types}]`;
+    }
+    case 'send': return `send ${peerName(o.to, byId)} ${describeMessage(o.msg)}`;
+    case 'fs': return `fs ${o.effect} ${describeOp(o.op)}`;
+    case 'setTimer': return `timer ${o.timer}@${o.atMs}`;
+    case 'connect': return `connect ${o.address}`;
+    case 'disconnect': return `disconnect ${peerName(o.peer, byId)} ${o.reason}`;
+  }
+}
+
+function peerName(p: PeerId, byId: ReadonlyMap<PeerId, number>): string {
+  const i = byId.get(p);
+  return i === undefined ? short(p) : `p${i}`;
+}
+
+/** The outputs joined by '; ' (a loop: this runs once per handle() call). */
 export function describeOutputs(outputs: readonly Output[], byId: ReadonlyMap<PeerId, number>): string {
-  const name = (p: PeerId): string => {
-    const i = byId.get(p);
-    return i === undefined ? short(p) : `p${i}`;
-  };
-  return outputs
-    .map((o) => {
-      switch (o.kind) {
-        case 'append': return `append[${o.events.map((e) => e.type).join(',')}]`;
-        case 'send': return `send ${name(o.to)} ${describeMessage(o.msg)}`;
-        case 'fs': return `fs ${o.effect} ${describeOp(o.op)}`;
-        case 'setTimer': return `timer ${o.timer}@${o.atMs}`;
-        case 'connect': return `connect ${o.address}`;
-        case 'disconnect': return `disconnect ${name(o.peer)} ${o.reason}`;
-      }
-    })
-    .join('; ');
+  let out = '';
+  for (let i = 0; i < outputs.length; i++) out += i === 0 ? describeOutput(outputs[i] as Output, byId) : `; ${describeOutput(outputs[i] as Output, byId)}`;
+  return out;
 }

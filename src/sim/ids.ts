@@ -14,9 +14,11 @@ const hex = (bytes: Uint8Array): string => {
   return s;
 };
 
-function uuidFrom(bytes: Uint8Array): string {
-  const h = hex(bytes);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+const hx = (b: Uint8Array, i: number): string => hexByte[b[i] as number] as string;
+
+/** The 8-4-4-4-12 form, straight from the bytes (one string built per id: ids are made per event and message). */
+function uuidFrom(b: Uint8Array): string {
+  return `${hx(b, 0)}${hx(b, 1)}${hx(b, 2)}${hx(b, 3)}-${hx(b, 4)}${hx(b, 5)}-${hx(b, 6)}${hx(b, 7)}-${hx(b, 8)}${hx(b, 9)}-${hx(b, 10)}${hx(b, 11)}${hx(b, 12)}${hx(b, 13)}${hx(b, 14)}${hx(b, 15)}`;
 }
 
 /** A UUID v7 string: 48 bits of milliseconds, then version, variant and randomness. */

@@ -15,7 +15,7 @@ import type { MemoryEventLog } from '../store/memory-event-log.js';
 import { SimDisk } from './disk.js';
 import { SimDriver, type IntegrityReport } from './driver.js';
 import { Scanner } from './scanner.js';
-import type { Agenda } from './world.js';
+import type { Agenda, PathState } from './world.js';
 
 /** Something the peer's process will read, with what the world needs to check it. */
 export interface Inbound {
@@ -47,7 +47,7 @@ export class SimPeer {
   pendingEffects = 0;
   scanScheduled = false;
   /** Message id -> first delivery (virtual time, and the peer's state for the message's paths then), this incarnation. */
-  seen = new Map<string, { readonly atMs: number; readonly fingerprint: string }>();
+  seen = new Map<string, { readonly atMs: number; readonly fingerprint: PathState }>();
   /** Crash after this many outputs of the next handle() call that has more (a mid-step crash). */
   crashAfterOutputs: number | null = null;
   /** Set when the log has writes that are not flushed yet. */

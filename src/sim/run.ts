@@ -23,11 +23,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pingIntervalMs } from '../core/constants.js';
-import { verifyDecisions } from '../engine/verify.js';
+import { DecisionChecker } from '../engine/verify.js';
 import type { RecordedEvent } from '../events/types.js';
 import type { BugName } from './bugs.js';
 import {
-  conflictFindings, convergenceProblem, convergenceProblems, emptyHistory, treeProblems, foldHistory, lostWrites, replayProblem, resurrections, vectorCollisions,
+  conflictFindings, convergenceProblem, convergenceProblems, emptyHistory, treeProblems, historyOf, lostWrites, replayProblem, resurrections, vectorCollisions,
   type Finding, type History,
 } from './checkers.js';
 import { scheduleFaults } from './faults.js';
@@ -173,11 +173,16 @@ async function verdict(w: World): Promise<void> {
   const findings: Finding[] = [];
   for (const p of w.peers) {
     const records = await readLog(w, p.index);
-    const rebuilt = foldHistory(p.index, records, history);
+    // One fold of the log serves three checks: the history (lost writes, resurrections, conflicts),
+    // the rebuilt state (replay), and replay --verify (re-running the decisions over the recorded
+    // inputs gives the recorded decisions; the fold goes on past a mismatch).
+    const checker = new DecisionChecker({ onFolded: historyOf(p.index, history) });
+    for (const e of records) checker.push(e);
+    const decisions = checker.result();
+    const rebuilt = checker.folded;
+    rebuilt.dirty.clear();
     const replay = replayProblem(p, rebuilt);
     if (replay !== null) findings.push({ invariant: 'replay', message: replay });
-    // replay --verify: re-running the decisions over the recorded inputs gives the recorded decisions.
-    const decisions = verifyDecisions(records);
     if (!decisions.ok) findings.push({ invariant: 'replay', message: `p${p.index}: re-running its decisions over its log differs at seq ${decisions.seq}: ${decisions.firstMismatch}` });
     const chain = await p.log.verify();
     if (!chain.ok) findings.push({ invariant: 'replay', message: `p${p.index}'s hash chain is broken at seq ${chain.seq}: ${chain.message}` });

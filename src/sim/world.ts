@@ -136,6 +136,18 @@ const newStats = (): Stats => ({
   userEdits: 0, fsOps: 0, fsFailures: 0, appended: 0, hostile: 0,
 });
 
+/** A peer's entries for a message's paths ('' when it names none, '?' when not worth knowing); see World.pathState. */
+export type PathState = '' | '?' | { readonly files: readonly unknown[]; readonly transfers: readonly unknown[]; readonly conflicts: readonly unknown[] };
+
+const sameEntries = (a: readonly unknown[], b: readonly unknown[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** Equal path states: the very same entries, or (after an entry was replaced) the same contents. */
+function samePathState(a: PathState, b: PathState): boolean {
+  if (typeof a === 'string' || typeof b === 'string') return a === b && a !== '?';
+  if (sameEntries(a.files, b.files) && sameEntries(a.transfers, b.transfers) && sameEntries(a.conflicts, b.conflicts)) return true;
+  return canonicalJson(a) === canonicalJson(b);
+}
+
 export class World {
   readonly knobs: Knobs;
   readonly peers: SimPeer[] = [];
@@ -356,7 +368,7 @@ export class World {
     }
     this.stats.duplicatesDelivered++;
     // The engine may forget an id after the TTL; allow a second of slack.
-    if (this.nowMs - first.atMs >= seenMessageTtlMs - 1_000 || first.fingerprint !== fingerprint || fingerprint === '?') return false;
+    if (this.nowMs - first.atMs >= seenMessageTtlMs - 1_000 || !samePathState(first.fingerprint, fingerprint)) return false;
     this.stats.duplicatesChecked++;
     return true;
   }
@@ -365,15 +377,17 @@ export class World {
    * The peer's files, transfers and conflicts entries for the paths a message
    * is about. Only worth computing when a same-id copy can arrive (the
    * duplicate fault, a planted bug, a test delivering by hand); otherwise '?',
-   * which never counts as unchanged.
+   * which never counts as unchanged. The entries themselves are kept, not a
+   * serialisation: projection entries are replaced, never mutated, so they
+   * still show the state of the first delivery when the copy arrives.
    */
-  private pathState(p: SimPeer, msg: WireMessage): string {
+  private pathState(p: SimPeer, msg: WireMessage): PathState {
     const paths = messagePaths(msg);
     if (paths.length === 0) return '';
     if (!this.duplicatesPossible && this.manual === null) return '?';
     const s = (p.engine as Engine).state;
     const conflicts = [...s.conflicts.values()].filter((c) => paths.includes(c.path) || paths.includes(c.copyPath));
-    return canonicalJson({ files: paths.map((x) => s.files.get(x)), transfers: paths.map((x) => s.transfers.get(x)), conflicts });
+    return { files: paths.map((x) => s.files.get(x)), transfers: paths.map((x) => s.transfers.get(x)), conflicts };
   }
 
   /**
