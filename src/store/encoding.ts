@@ -6,27 +6,39 @@
  * (a fixed-prefix form of sublevels: cheaper per key, and range scans are
  * plain byte ranges):
  *
- * - `L` + 8-byte big-endian sequence number -> a record, `HASH BODY` as
- *   produced by `encodeRecord` (src/events/codec.ts). Big-endian fixed width
- *   makes byte order equal numeric order, so a range scan reads in sequence.
+ * - `L` + 8-byte big-endian sequence number N -> a chunk: the records
+ *   N-k+1..N, each `HASH BODY` as produced by `encodeRecord`
+ *   (src/events/codec.ts), joined by a newline (JSON.stringify never emits a
+ *   raw one, so a newline cannot occur inside a record). Big-endian fixed
+ *   width makes byte order equal numeric order, so a range scan reads in
+ *   sequence, and keying a chunk by its last record makes the chunk holding
+ *   record S the first key at or after S. A chunk lies within one batch and
+ *   holds at most `logChunkEventsMax` records (level-event-log.ts), which
+ *   bounds where the chunk holding the last record of a range ends.
+ *   Layout history: version 1 stored one record per key; that is a chunk of
+ *   one, so a log written by it reads (and verifies) unchanged.
  * - `P` + a State key (`m`, `f/PATH`, `p/PEER`, `c/COPYPATH`, `t/PATH`) -> the
- *   JSON of that projection entry (`valueForKey` in src/projections/snapshot.ts).
+ *   JSON of that projection entry (`valueForKey` in src/projections/snapshot.ts),
+ *   as of the last projection checkpoint; the `m` entry's `head` is the log
+ *   sequence the stored projections reflect.
  * - `M` -> the head record `{"seq":N,"hash":"..."}`: the last sequence in the
  *   log and its hash, as of the last batch.
  *
- * The log sorts first on purpose: every batch also writes head and projection
- * keys, so a flushed LevelDB table spans from its newest records to those
- * keys. With the log first, that span never covers older records, and
- * compaction does not rewrite the whole log each time.
+ * The log sorts first on purpose: every batch also writes the head key (and
+ * checkpoints the projection keys), so a flushed LevelDB table spans from its
+ * newest records to those keys. With the log first, that span never covers
+ * older records, and compaction does not rewrite the whole log each time.
  *
- * Every batch writes its records, the projection keys its events dirtied and
- * the head record atomically, so the log, the projections and the head never
- * disagree on disk; a truncated log (last record removed) is caught by
- * comparing the walk of the chain with the head record.
+ * Every batch writes its records and the head record atomically, and a
+ * checkpoint batch (writer.ts) also the projection entries dirtied since the
+ * last one, so on disk the projections always reflect a committed prefix of
+ * the log, never a half batch and never more than the log holds; a cold start
+ * folds the records after that prefix. A truncated log (last record removed)
+ * is caught by comparing the walk of the chain with the head record.
  *
  * The memory implementation stores the same values (record strings,
- * projection JSON, head JSON) under the same logical keys, so both go through
- * the same codec on the way in and out.
+ * projection JSON, head JSON) under the same logical keys, one record per
+ * entry (chunks of one), so both go through the same codec on the way in and out.
  */
 import { AssertionError, assert } from '../core/assert.js';
 import { PloppyError } from '../core/errors.js';

@@ -22,8 +22,10 @@ export interface EventLog {
   /** The last durable-or-enqueued sequence number (0 when empty). */
   head(): number;
   /**
-   * Link `events` into the hash chain and enqueue them, together with the keys
-   * `state` marks dirty (which are drained), for the next group commit. The
+   * Link `events` into the hash chain and enqueue them for the next group
+   * commit, and take the keys `state` marks dirty (draining the set) for the
+   * next projection checkpoint (see writer.ts: at most
+   * `projectionCheckpointEvents` behind the log, in the same atomic batches). The
    * events must continue the sequence gaplessly and `state` must already have
    * folded them (a gap or an unfolded state is an assertion: a bug). If `state`
    * has folded events beyond these, its dirty keys are kept for the write that
@@ -37,7 +39,12 @@ export interface EventLog {
    * unknown type or schema version is an EVENT_UNKNOWN_TYPE/VERSION error.
    */
   read(options?: ReadOptions): AsyncIterable<RecordedEvent>;
-  /** The persisted projections as of the last durable batch (a cold start). */
+  /**
+   * A cold start: the stored projections (a checkpoint, which may lag the
+   * log) with the durable log after them folded in, so the state's head is
+   * the durable head. The keys the tail dirtied are left in `dirty`, for the
+   * next checkpoint.
+   */
   loadState(): Promise<State>;
   /** Check the hash chain end to end; names the first bad sequence number. */
   verify(): Promise<VerifyResult>;

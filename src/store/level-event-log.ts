@@ -57,13 +57,22 @@ export const levelOpenFilesMax = 74;
 export const levelTableBytesMax = 1024 * 1024;
 /** Bytes fetched per native iterator call during scans. */
 export const logReadAheadBytes = 1024 * 1024;
-/** Entries asked for per native iterator call. */
+/** Entries (chunks) asked for per native iterator call. */
 export const logReadBatchEntries = 1000;
+/**
+ * A chunk of the log (one LevelDB value) holds at most this many records and
+ * is closed once it reaches `logChunkBytes`: few enough native calls and keys
+ * per event, small enough that reading one event reads little else.
+ */
+export const logChunkEventsMax = 64;
+export const logChunkBytes = 32 * 1024;
 
 type Db = ClassicLevel<Buffer, string>;
 
-/** The key buffer every record passes through on its way into a native batch. */
-const recordKey = logKey(0);
+/** The key buffer every chunk passes through on its way into a native batch. */
+const chunkKey = logKey(0);
+/** The byte between two records of a chunk (JSON.stringify never emits a raw newline). */
+const recordSeparator = 0x0a;
 
 /** classic-level's own entry point behind ChainedBatch.put: no validation, encoding, hooks or events. */
 interface NativePut {
@@ -71,35 +80,75 @@ interface NativePut {
 }
 
 /**
- * A LevelDB batch that copies each record into native memory as it is
- * written, so a record waiting for its group commit costs the garbage
- * collector nothing. The record is assembled as UTF-8 bytes in a pooled
- * buffer (joining the strings would make V8 flatten a 600-byte copy first).
- * Records skip the public put() wrapper, which validates, encodes, runs hooks
- * and copies an options object per call: our keys and values are already
- * bytes, and this database has no hooks or listeners. The head record, put
- * publicly at commit, is what makes the batch non-empty for write().
+ * A LevelDB batch that gathers records into chunks (see encoding.ts) and
+ * copies each chunk into native memory as soon as it is full, so records
+ * waiting for their group commit cost the garbage collector nothing. A chunk
+ * is assembled as UTF-8 bytes in the batch's buffer (joining strings would
+ * make V8 flatten copies first). Chunks skip the public put() wrapper, which
+ * validates, encodes, runs hooks and copies an options object per call: our
+ * keys and values are already bytes, and this database has no hooks or
+ * listeners. The head record, put publicly at commit, is what makes the batch
+ * non-empty for write(). The open chunk is stored at commit (`endChunk`).
  */
 class LevelBatch implements StoreBatch {
   private readonly native: NativePut;
+  private used = 0;
+  private records = 0;
+  private lastSeq = 0;
+  /** Where the open chunk is assembled (grown for an outsized record). */
+  private buffer = Buffer.allocUnsafe(2 * logChunkBytes);
 
   constructor(readonly batch: ChainedBatch<Db, Buffer, string>) {
     this.native = batch as unknown as NativePut;
   }
 
   putRecord(seq: number, hash: string, body: string): void {
-    const value = Buffer.allocUnsafe(hash.length + Buffer.byteLength(body, 'utf8'));
-    value.write(hash, 0, 'latin1');
-    value.write(body, hash.length, 'utf8');
-    // _put copies key and value into the native batch at once, so one key buffer serves every record.
-    this.native._put(writeLogKey(recordKey, seq), value);
+    // body.length * 3 bounds its UTF-8 length without measuring it.
+    const need = 1 + hash.length + body.length * 3;
+    if (this.used + need > this.buffer.length) {
+      this.endChunk();
+      if (need > this.buffer.length) this.buffer = Buffer.allocUnsafe(need);
+    }
+    if (this.records > 0) this.buffer[this.used++] = recordSeparator;
+    this.used += this.buffer.write(hash, this.used, 'latin1');
+    this.used += this.buffer.write(body, this.used, 'utf8');
+    this.records++;
+    this.lastSeq = seq;
+    if (this.records >= logChunkEventsMax || this.used >= logChunkBytes) this.endChunk();
+  }
+
+  /** Store the open chunk under its last sequence number. */
+  endChunk(): void {
+    if (this.records === 0) return;
+    // _put copies key and value into the native batch at once, so one key and one chunk buffer serve every chunk.
+    this.native._put(writeLogKey(chunkKey, this.lastSeq), this.buffer.subarray(0, this.used));
+    this.used = 0;
+    this.records = 0;
   }
 }
 
-/** The two things RecordIterator needs of a LevelDB iterator. */
+/** The two things RecordIterator needs of a LevelDB iterator: records (stored strings) in order, and closing. */
 interface ValueSource {
   nextv(): Promise<string[]>;
   close(): Promise<void>;
+}
+
+/**
+ * The records of stored chunks, in order, clipped to [from, until]. A
+ * record's place is counted back from its chunk's key (its last sequence);
+ * decodeStored checks that the record agrees.
+ */
+function recordsOf(chunks: readonly [Buffer, string][], from: number, until: number): string[] {
+  const out: string[] = [];
+  for (const [key, chunk] of chunks) {
+    const records = chunk.split('\n');
+    let seq = seqOfLogKey(key) - records.length + 1;
+    for (const r of records) {
+      if (seq >= from && seq <= until) out.push(r);
+      seq++;
+    }
+  }
+  return out;
 }
 
 /**
@@ -216,7 +265,10 @@ export class LevelEventLog implements EventLog {
     this.durable = head;
     const adapter: StoreAdapter<LevelBatch> = {
       begin: () => new LevelBatch(db.batch()),
-      commit: (batch, sealed) => this.commit(batch.batch, sealed),
+      commit: (batch, sealed) => {
+        batch.endChunk();
+        return this.commit(batch.batch, sealed);
+      },
       discard: (batch) => void batch.batch.close().catch(() => {}),
     };
     this.writer = new Writer(head, this.schema.hasher, adapter, 'auto');
@@ -286,10 +338,20 @@ export class LevelEventLog implements EventLog {
     const verifier = verifierFor(this.schema);
     const snapshot = this.db.snapshot();
     try {
-      for await (const chunk of this.chunks(logStart, logEnd, snapshot)) {
-        for (const [key, value] of chunk) {
-          const problem = verifier.push(seqOfLogKey(key), value);
-          if (problem !== null) return problem;
+      let seq = 1;
+      for await (const entries of this.chunks(logStart, logEnd, snapshot)) {
+        for (const [key, chunk] of entries) {
+          // Each record is checked as the next in sequence: its own seq, hash and link name the first bad one.
+          for (const record of chunk.split('\n')) {
+            const problem = verifier.push(seq, record);
+            if (problem !== null) return problem;
+            seq++;
+          }
+          const keySeq = seqOfLogKey(key);
+          if (keySeq !== seq - 1) {
+            const first = Math.min(keySeq, seq - 1) + 1;
+            return { ok: false, seq: first, problem: 'gap', message: `the chunk ending at seq ${seq - 1} is stored under seq ${keySeq}: reads from ${first} would miss records` };
+          }
         }
       }
       return checkHead(verifier.result(), decodeHead(await this.db.get(headKey, { snapshot })));
@@ -304,9 +366,18 @@ export class LevelEventLog implements EventLog {
       [Symbol.asyncIterator]: () =>
         new RecordIterator(from, until, this.schema, () => {
           this.openIterators++;
-          const iterator = this.db.values({ gte: logKey(from), lte: logKey(until), fillCache: false, highWaterMarkBytes: logReadAheadBytes, snapshot });
+          // The chunk holding `from` is the first keyed at or after it; the one holding `until` ends within a chunk's length of it.
+          const lte = logKey(Math.min(until + logChunkEventsMax - 1, Number.MAX_SAFE_INTEGER));
+          const iterator = this.db.iterator({ gte: logKey(from), lte, fillCache: false, highWaterMarkBytes: logReadAheadBytes, snapshot });
           return {
-            nextv: () => iterator.nextv(logReadBatchEntries),
+            nextv: async () => {
+              for (;;) {
+                const chunks = await iterator.nextv(logReadBatchEntries);
+                if (chunks.length === 0) return [];
+                const records = recordsOf(chunks, from, until);
+                if (records.length > 0) return records;
+              }
+            },
             close: async () => {
               this.openIterators--;
               await iterator.close();

@@ -155,10 +155,10 @@ export class MemoryEventLog implements EventLog {
     return checkHead(verifier.result(), this.durableHead());
   }
 
-  /** A clean shutdown: queued writes are committed first (in manual mode too). */
+  /** A clean shutdown: queued writes and the projections waiting for a checkpoint are committed first (in manual mode too). */
   async close(): Promise<void> {
     if (this.closed) return;
-    if (this.options.commit === 'manual') this.writer.flush();
+    if (this.options.commit === 'manual') this.writer.checkpoint();
     await this.writer.settle();
     this.writer.close();
     this.closed = true;

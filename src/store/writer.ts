@@ -15,6 +15,19 @@
  *   writes issued in one synchronous run share a batch. 'manual' mode commits
  *   only in `flush()`: the simulator's explicit, synchronous commit point (it
  *   runs on a virtual clock and never waits for real I/O).
+ * - Projections are checkpointed, not rewritten with every batch. Each write
+ *   captures the entries its events dirtied into its batch; when a batch is
+ *   sealed they join the entries waiting for the next checkpoint (later ones
+ *   overwriting earlier). A batch carries them all (and the checkpoint is
+ *   emptied) when it is the first of a busy period (the writer was idle: a
+ *   quiet daemon writes its projections with every batch, as before), when
+ *   `projectionCheckpointEvents` events have been sealed since the last
+ *   checkpoint, and in `flush()`'s last batch once that many are waiting.
+ *   When a busy period ends with entries waiting, an event-free batch writes
+ *   them (auto mode; `checkpoint()` for manual mode and close). The stored
+ *   projections therefore always reflect a committed prefix of the log
+ *   (their `m` entry says which), and a cold start folds the tail after it
+ *   (log-common.ts loadFrom): at most `projectionCheckpointEvents` events.
  * - A failed commit fails every pending write and the writer for good: the
  *   chain in memory has run ahead of the store, so the log must be reopened.
  * - `abandon()` models a crash: pending writes are dropped and never settle
@@ -32,6 +45,15 @@ import type { State } from '../projections/state.js';
 import { captureDirty, encodeEntry, type CapturedEntries, type HeadRecord } from './encoding.js';
 
 /**
+ * Events sealed between two projection checkpoints while the writer is busy:
+ * the most a cold start after a crash folds on top of the stored projections
+ * (about a quarter of a second at replay speed). A checkpoint rewrites every
+ * entry dirtied since the last one, so a longer span writes each busy path
+ * once instead of once per batch.
+ */
+export const projectionCheckpointEvents = 65_536;
+
+/**
  * A store batch being filled. Records go in as writes arrive, so the store
  * can move their bytes out of the JS heap at once (the LevelDB batch copies
  * them natively): a record waiting for its group commit then costs the
@@ -47,7 +69,10 @@ export interface Sealed {
   /** The first and last sequence numbers of its records. */
   readonly firstSeq: number;
   readonly lastSeq: number;
-  /** State key -> stored JSON, or undefined to delete the key. */
+  /**
+   * State key -> stored JSON, or undefined to delete the key: empty unless
+   * this batch is a checkpoint, which carries every entry dirtied since the last.
+   */
   readonly projections: ReadonlyMap<string, string | undefined>;
   /** The head record after this batch: the last record's sequence and hash. */
   readonly head: HeadRecord;
@@ -92,6 +117,12 @@ export class Writer<B extends StoreBatch> {
   private failure: unknown = null;
   private abandoned = false;
   private idleWaiters: (() => void)[] = [];
+  /** Entries of sealed batches waiting for the next checkpoint. */
+  private checkpointEntries: CapturedEntries = new Map();
+  /** Events sealed since the last checkpoint. */
+  private sinceCheckpoint = 0;
+  /** The head as of the last committed batch (where an event-free checkpoint batch sits). */
+  private durable: HeadRecord;
   /** Batches committed so far (group commit makes this smaller than the number of writes). */
   batches = 0;
   /** Events committed so far. */
@@ -105,6 +136,7 @@ export class Writer<B extends StoreBatch> {
   ) {
     this.headSeq = head.seq;
     this.headHash = head.hash;
+    this.durable = head;
   }
 
   /** The last sequence written or queued. */
@@ -170,17 +202,31 @@ export class Writer<B extends StoreBatch> {
     let committed = 0;
     while (this.open.length > 0 && this.failure === null) {
       const open = this.open.shift() as OpenBatch<B>;
-      try {
-        const result = this.store.commit(open.store, sealed(open));
-        assert(!(result instanceof Promise), 'manual mode needs a synchronous commit');
-      } catch (e) {
-        this.fail(e, open);
-        throw e;
-      }
-      this.committed(open);
+      this.commitSync(open, this.seal(open, false));
       committed += open.events;
     }
     return committed;
+  }
+
+  /** Manual mode: write the projection entries waiting for a checkpoint (a clean close). */
+  checkpoint(): void {
+    assert(this.mode === 'manual', 'checkpoint() is for manual commit mode');
+    this.flush();
+    if (this.checkpointEntries.size > 0 && this.failure === null) {
+      const open = this.checkpointBatch();
+      this.commitSync(open, this.seal(open, true));
+    }
+  }
+
+  private commitSync(open: OpenBatch<B>, s: Sealed): void {
+    try {
+      const result = this.store.commit(open.store, s);
+      assert(!(result instanceof Promise), 'manual mode needs a synchronous commit');
+    } catch (e) {
+      this.fail(e, open);
+      throw e;
+    }
+    this.committed(open, s);
   }
 
   /** Resolves once nothing is pending (auto mode) and no batch is being committed. */
@@ -222,21 +268,33 @@ export class Writer<B extends StoreBatch> {
     queueMicrotask(() => void this.drain());
   }
 
+  /**
+   * Commit open batches until none is left, then the waiting checkpoint, if
+   * any. The first batch of a run (the writer was idle) is a checkpoint.
+   */
   private async drain(): Promise<void> {
     this.scheduled = false;
     if (this.committing) return;
     this.committing = true;
     try {
-      while (this.open.length > 0 && this.failure === null) {
-        const open = this.open.shift() as OpenBatch<B>;
+      let idle = true;
+      while (this.failure === null) {
+        let open = this.open.shift();
+        if (open === undefined) {
+          if (this.checkpointEntries.size === 0) return;
+          open = this.checkpointBatch();
+          idle = true;
+        }
+        const s = this.seal(open, idle);
+        idle = false;
         try {
-          await this.store.commit(open.store, sealed(open));
+          await this.store.commit(open.store, s);
         } catch (e) {
           this.fail(e, open);
           return;
         }
         if (this.abandoned) return;
-        this.committed(open);
+        this.committed(open, s);
       }
     } finally {
       this.committing = false;
@@ -244,7 +302,33 @@ export class Writer<B extends StoreBatch> {
     }
   }
 
-  private committed(open: OpenBatch<B>): void {
+  /** An event-free batch at the durable head, to carry a checkpoint. */
+  private checkpointBatch(): OpenBatch<B> {
+    return { store: this.store.begin(), firstSeq: this.durable.seq + 1, events: 0, entries: new Map(), writes: [], head: this.durable };
+  }
+
+  /**
+   * Seal `open` for its commit: its entries join those waiting for a
+   * checkpoint, and all of them go with it when `checkpoint` is asked for or
+   * enough events have gone by (encoded once per key, however often it changed).
+   */
+  private seal(open: OpenBatch<B>, checkpoint: boolean): Sealed {
+    if (this.checkpointEntries.size === 0) this.checkpointEntries = open.entries;
+    else for (const [key, entry] of open.entries) this.checkpointEntries.set(key, entry);
+    this.sinceCheckpoint += open.events;
+    let projections: Map<string, string | undefined> = noProjections;
+    if (checkpoint || this.sinceCheckpoint >= projectionCheckpointEvents) {
+      projections = new Map();
+      for (const [key, entry] of this.checkpointEntries) projections.set(key, encodeEntry(entry));
+      this.checkpointEntries = new Map();
+      this.sinceCheckpoint = 0;
+    }
+    return { firstSeq: open.firstSeq, lastSeq: open.firstSeq + open.events - 1, projections, head: open.head };
+  }
+
+  private committed(open: OpenBatch<B>, s: Sealed): void {
+    this.durable = s.head;
+    if (open.events === 0) return;
     this.batches++;
     this.eventsCommitted += open.events;
     for (const w of open.writes) w.resolve(w.recorded);
@@ -268,9 +352,5 @@ export class Writer<B extends StoreBatch> {
   }
 }
 
-/** Encode an open batch's projection entries (once per key, however often it changed). */
-function sealed<B>(open: OpenBatch<B>): Sealed {
-  const projections = new Map<string, string | undefined>();
-  for (const [key, entry] of open.entries) projections.set(key, encodeEntry(entry));
-  return { firstSeq: open.firstSeq, lastSeq: open.firstSeq + open.events - 1, projections, head: open.head };
-}
+/** The projections of a batch that is not a checkpoint (never written to). */
+const noProjections = new Map<string, string | undefined>();

@@ -1,6 +1,6 @@
 /**
  * Tamper evidence: any single corruption of a stored LevelDB log (a flipped
- * bit in a value, a deleted record, two records swapped, a forged record
+ * bit in a chunk, a deleted record, two records swapped, a forged record
  * inserted) is caught by verify(), which names the exact first bad sequence.
  *
  * What "first bad" means for an insertion: a forgery that fakes its link
@@ -31,6 +31,8 @@ let databases = 0;
 
 /** Stored records by sequence number (raw bytes). */
 type Stored = Map<number, Buffer>;
+/** The stored chunks as they are on disk: last sequence -> the records joined by newlines. */
+type Chunks = [number, Buffer][];
 
 type Corruption =
   | { kind: 'flip'; seq: number; byte: number; bit: number }
@@ -39,18 +41,33 @@ type Corruption =
   | { kind: 'insert-linked'; at: number; forged: PendingEvent }
   | { kind: 'insert-unlinked'; at: number; forged: PendingEvent; prev: string };
 
-/** Apply `c` to the stored records; returns the sequence verify must name. */
-function corrupt(stored: Stored, c: Corruption): number {
+/**
+ * Flip one bit of record `seq` where it lies in its chunk: in its bytes or in
+ * the newline after it (which joins it with the next record). Returns `seq`.
+ */
+function flip(chunks: Chunks, c: Extract<Corruption, { kind: 'flip' }>): number {
+  let first = 1;
+  for (const [last, bytes] of chunks) {
+    if (c.seq > last) {
+      first = last + 1;
+      continue;
+    }
+    let start = 0;
+    for (let seq = first; seq < c.seq; seq++) start = bytes.indexOf(0x0a, start) + 1;
+    const next = bytes.indexOf(0x0a, start);
+    const end = next === -1 ? bytes.length : next + 1;
+    const at = start + (c.byte % (end - start));
+    bytes[at] = (bytes[at] as number) ^ (1 << c.bit);
+    return c.seq;
+  }
+  throw new Error(`no chunk holds seq ${c.seq}`);
+}
+
+/** Apply a corruption other than a flip to the stored records; returns the sequence verify must name. */
+function corrupt(stored: Stored, c: Exclude<Corruption, { kind: 'flip' }>): number {
   const n = stored.size;
   const value = (seq: number): Buffer => stored.get(seq) as Buffer;
   switch (c.kind) {
-    case 'flip': {
-      const bytes = Buffer.from(value(c.seq));
-      const at = c.byte % bytes.length;
-      bytes[at] = (bytes[at] as number) ^ (1 << c.bit);
-      stored.set(c.seq, bytes);
-      return c.seq;
-    }
     case 'delete':
       stored.delete(c.seq);
       return c.seq;
@@ -82,16 +99,42 @@ const corruptionArb = (n: number): fc.Arbitrary<Corruption> => {
   );
 };
 
-async function rewriteLog(location: string, f: (stored: Stored) => number): Promise<number> {
+/** The records of stored chunks by sequence (records hold no raw newline, so the newlines split them). */
+function recordsOf(chunks: Chunks): Stored {
+  const stored: Stored = new Map();
+  let seq = 1;
+  for (const [, bytes] of chunks) {
+    for (let start = 0; start <= bytes.length; seq++) {
+      const end = bytes.indexOf(0x0a, start) === -1 ? bytes.length : bytes.indexOf(0x0a, start);
+      stored.set(seq, bytes.subarray(start, end));
+      start = end + 1;
+    }
+  }
+  return stored;
+}
+
+/**
+ * Corrupt the stored log: a flip in place, in its chunk; anything else on the
+ * records, written back as chunks of one record each, keyed by where the
+ * corruption left them (a valid layout: the key is the chunk's last sequence).
+ */
+async function rewriteLog(location: string, c: Corruption): Promise<number> {
   const db = new ClassicLevel<Buffer, Buffer>(location, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
   await db.open();
   try {
-    const stored: Stored = new Map();
-    for await (const [key, value] of db.iterator({ gte: logStart, lt: logEnd })) stored.set(seqOfLogKey(key), value);
-    const expected = f(stored);
+    const chunks: Chunks = [];
+    for await (const [key, value] of db.iterator({ gte: logStart, lt: logEnd })) chunks.push([seqOfLogKey(key), Buffer.from(value)]);
     const batch = db.batch();
     for (const key of await db.keys({ gte: logStart, lt: logEnd }).all()) batch.del(key);
-    for (const [seq, value] of stored) batch.put(logKey(seq), value);
+    let expected: number;
+    if (c.kind === 'flip') {
+      expected = flip(chunks, c);
+      for (const [last, value] of chunks) batch.put(logKey(last), value);
+    } else {
+      const stored = recordsOf(chunks);
+      expected = corrupt(stored, c);
+      for (const [seq, value] of stored) batch.put(logKey(seq), value);
+    }
     await batch.write();
     return expected;
   } finally {
@@ -115,7 +158,7 @@ describe('verify detects any single corruption of a stored log', () => {
         assert.equal((await log.verify()).ok, true);
         await log.close();
 
-        const expected = await rewriteLog(dir, (stored) => corrupt(stored, corruption));
+        const expected = await rewriteLog(dir, corruption);
         const reopened = await LevelEventLog.open(dir);
         try {
           const result = await reopened.verify();

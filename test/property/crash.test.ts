@@ -37,7 +37,8 @@ async function readAll(log: EventLog): Promise<RecordedEvent[]> {
 /**
  * The invariants after a restart: the stored records are the first `head` of
  * `expected`, `head` is a write boundary no lower than `acknowledged`, the
- * chain verifies, and the projections reflect exactly that head.
+ * chain verifies, and the projections (the stored checkpoint with the tail
+ * folded in) reflect exactly that head.
  */
 async function checkRestarted(log: EventLog, expected: readonly { seq: number; id: string }[], boundaries: ReadonlySet<number>, acknowledged: number) {
   const head = log.head();
@@ -50,7 +51,8 @@ async function checkRestarted(log: EventLog, expected: readonly { seq: number; i
   assert.deepEqual(records.map((e) => [e.seq, e.id]), expected.slice(0, head).map((e) => [e.seq, e.id]));
   const loaded = await log.loadState();
   assert.equal(loaded.meta.head, head, 'projection head == log head');
-  assert.equal(loaded.dirty.size, 0, 'projections were written with their events');
+  // The stored projections may lag (a checkpoint); loadState folded the tail, and the keys
+  // it dirtied wait for the next checkpoint: the fold of exactly the surviving records.
   assert.equal(serialiseState(loaded), serialiseState(evolveAll(initialState(), records)));
 }
 

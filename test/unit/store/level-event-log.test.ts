@@ -13,7 +13,7 @@ import { ClassicLevel } from 'classic-level';
 import { isPloppyError } from '../../../src/core/errors.js';
 import { appendEvents } from '../../../src/store/append.js';
 import { encodeHead, headKey, logKey, logStart, logEnd, seqOfLogKey } from '../../../src/store/encoding.js';
-import { LevelEventLog } from '../../../src/store/level-event-log.js';
+import { LevelEventLog, logChunkBytes, logChunkEventsMax } from '../../../src/store/level-event-log.js';
 import { eventLogContract } from './contract.js';
 import { recorder, sampleEvents } from './fixtures.js';
 
@@ -73,15 +73,25 @@ describe('LevelEventLog on disk', () => {
     await log.close();
   });
 
-  it('keys records by 8-byte big-endian sequence, so byte order is sequence order', async () => {
+  it('stores records in chunks keyed by their last sequence, 8 bytes big-endian, so byte order is sequence order', async () => {
     const log = await LevelEventLog.open(freshDir());
     const r = recorder();
     for (let i = 0; i < 3; i++) await appendEvents(log, r.state, r.stamp(sampleEvents(log.head() + 1, 100), log.head()));
     await log.close();
-    const keys = await raw(log.location, async (db) => (await db.keys({ gte: logStart, lt: logEnd }).all()));
-    assert.equal(keys.length, 300);
-    assert.ok(keys.every((k) => k.length === 9));
-    assert.deepEqual(keys.map(seqOfLogKey), Array.from({ length: 300 }, (_, i) => i + 1));
+    const chunks = await raw(log.location, async (db) => (await db.iterator({ gte: logStart, lt: logEnd }).all()));
+    assert.ok(chunks.every(([k]) => k.length === 9));
+    // A chunk never spans two batches (each write here was its own batch) and is bounded in records and bytes.
+    const keys = chunks.map(([k]) => seqOfLogKey(k));
+    for (const boundary of [100, 200, 300]) assert.ok(keys.includes(boundary), `a chunk ends with the batch at ${boundary}`);
+    assert.ok(keys.length >= 6 && keys.length < 300, `${keys.length} chunks for 300 records`);
+    assert.ok(chunks.every(([, v]) => Buffer.byteLength(v) < logChunkBytes + 4096));
+    const records = chunks.flatMap(([k, v]) => {
+      const inChunk = v.split('\n').map((record) => (JSON.parse(record.slice(64)) as { seq: number }).seq);
+      assert.ok(inChunk.length <= logChunkEventsMax);
+      assert.equal(inChunk[inChunk.length - 1], seqOfLogKey(k), 'a chunk is keyed by its last record');
+      return inChunk;
+    });
+    assert.deepEqual(records, Array.from({ length: 300 }, (_, i) => i + 1));
     assert.equal(seqOfLogKey(logKey(2 ** 40 + 5)), 2 ** 40 + 5);
     assert.ok(Buffer.compare(logKey(255), logKey(256)) < 0);
   });
