@@ -29,6 +29,7 @@ import { isApplierTempName, type CachedEntry, type DiskEntry } from '../fs/disk.
 import { BlockPool } from '../fs/block-pool.js';
 import { rememberDigest, sha256Hex } from '../fs/hash-core.js';
 import { HashPool } from '../fs/hash-pool.js';
+import type { IgnoreRules } from '../fs/ignore.js';
 import { scan, toLocalChanges, type ScanProgress, type ScanResult } from '../fs/scanner.js';
 import { Watcher } from '../fs/watcher.js';
 import type { NetworkPaths } from '../cli/home.js';
@@ -81,6 +82,8 @@ export class Daemon {
   /** Scans run one at a time: each waits for the one before it. */
   private scanTail: Promise<unknown> = Promise.resolve();
   private rescanTimer: NodeJS.Timeout | null = null;
+  /** The `.ploppyignore` rules the watcher and the applier use (from the first scan; the watcher reloads them). */
+  private ignoreRules: IgnoreRules | null = null;
 
   private constructor(
     readonly paths: NetworkPaths,
@@ -261,10 +264,12 @@ export class Daemon {
 
   // ------------------------------------------------------------ files
 
-  private cache(): Map<string, CachedEntry> {
+  /** What the engine knows is on disk (at or under `under`, when given), with the inodes last seen. */
+  private cache(under?: SyncPath): Map<string, CachedEntry> {
     const out = new Map<string, CachedEntry>();
+    const prefix = under === undefined ? '' : `${under}/`;
     for (const [p, f] of this.engine.state.files) {
-      if (f.version.deleted) continue;
+      if (f.version.deleted || (under !== undefined && p !== under && !p.startsWith(prefix))) continue;
       const ino = this.diskEntries.get(p)?.ino;
       out.set(p, ino === undefined ? f.version : { ...f.version, ino });
     }
@@ -283,8 +288,12 @@ export class Daemon {
   }
 
   private async scanNow(under?: SyncPath): Promise<ScanResult> {
+    // A rescan of one path (the engine asks for one when a commit found the disk changed) uses the rules
+    // the watcher keeps current; loading them afresh would read every directory of the folder.
+    const rules = under !== undefined ? this.ignoreRules : null;
     const result = await scan(this.config.dir, {
-      cache: this.cache(),
+      cache: this.cache(under),
+      ...(rules !== null ? { ignore: rules } : {}),
       pool: this.pool,
       ...(under !== undefined ? { under } : {}),
       onProgress: (p) => {
@@ -305,6 +314,7 @@ export class Daemon {
     this.reader = await Applier.open(this.config.dir, { blocks: this.blocks });
     this.readerReadyResolve();
     const first = await this.runScan();
+    this.ignoreRules = first.ignore;
     await removeStaleTempFiles(first.tempFiles);
     this.watcher = await Watcher.start(this.config.dir, {
       ignore: first.ignore,

@@ -137,6 +137,7 @@ export class Watcher implements WriteListener {
   private async startWatching(): Promise<void> {
     const tree = new ChokidarSource(this.folder.root, {
       onPath: (native) => this.noted(native),
+      onListed: (native, st) => this.listed(native, st),
       onError: (reason) => this.options.onRescanNeeded(reason),
       ignored: (native, isDirectory) => this.ignoredPath(native, isDirectory),
       ignoredName: isTempName,
@@ -168,6 +169,15 @@ export class Watcher implements WriteListener {
     } catch {
       return null;
     }
+  }
+
+  /** A file chokidar listed: news only when it differs from what the engine knows. */
+  private listed(native: string, st: Stats): void {
+    const p = this.syncPathOf(native);
+    if (p === '' || p === null) return;
+    const k = this.known.get(p);
+    if (k !== undefined && !this.held.has(p) && unchangedOnDisk(k, st)) return;
+    this.noted(native);
   }
 
   private noted(native: string): void {

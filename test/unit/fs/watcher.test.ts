@@ -192,6 +192,18 @@ describe('watcher', () => {
     assert.ok(!rec.changes.some(changedAt('swap/x.txt')), 'nothing read through the symlink');
   });
 
+  it('reports the files of a directory that arrived already filled (moved in from outside)', async () => {
+    const outside = await tempDir('watch-outside');
+    await mkdir(path.join(outside, 'filled/sub'), { recursive: true });
+    await writeFile(path.join(outside, 'filled/a.txt'), 'a');
+    await writeFile(path.join(outside, 'filled/sub/b.txt'), 'b');
+    await rename(path.join(outside, 'filled'), path.join(root, 'filled'));
+    await rec.next(changedAt('filled/a.txt'), 'file of the moved-in directory');
+    await rec.next(changedAt('filled/sub/b.txt'), 'file of its subdirectory');
+    await writeFile(path.join(root, 'filled/sub/b.txt'), 'b, edited');
+    await rec.next((x) => changedAt('filled/sub/b.txt')(x) && x.kind === 'changed' && x.observation.size === 9, 'edit inside it');
+  });
+
   it('reports removal of a whole tree, children first', async () => {
     await mkdir(path.join(root, 'gone/sub'), { recursive: true });
     await writeFile(path.join(root, 'gone/sub/f.txt'), 'f');
