@@ -29,15 +29,22 @@ export const isDecision = (type: EventType): boolean => decisionTypes.has(type);
 /** Take the decisions `input` calls for, emitting each (and folding it, which `emit` does). */
 export function decide(state: State, input: EnvelopedEvent, emit: (e: Event) => void): void {
   if (isDecision(input.type)) return;
-  const self = state.meta.self ?? input.peer;
-  const d: Decider = {
-    state, self, input,
-    emit: (e) => {
-      assert(isDecision(e.type), `decide emitted a non-decision ${e.type}`);
-      emit(e);
-    },
-  };
-  decideInput(d, input);
+  decideInput(new Deciding(state, state.meta.self ?? input.peer, input, emit), input);
+}
+
+/** The Decider of one decide() call (a class, so no closure is made per call). */
+class Deciding implements Decider {
+  constructor(
+    readonly state: State,
+    readonly self: PeerId,
+    readonly input: EnvelopedEvent,
+    private readonly sink: (e: Event) => void,
+  ) {}
+
+  emit(e: Event): void {
+    assert(isDecision(e.type), `decide emitted a non-decision ${e.type}`);
+    this.sink(e);
+  }
 }
 
 function decideInput(d: Decider, input: EnvelopedEvent): void {

@@ -46,9 +46,14 @@ export interface Plan {
   attempts: number;
 }
 
-/** The identity of a version as a transfer target (vector and stamp). */
-export const versionKey = (v: FileVersion): string =>
-  `${JSON.stringify(v.vv)}@${v.hlc.wallMs}.${v.hlc.counter}${v.deleted ? '-' : '+'}`;
+const versionKeys = new WeakMap<FileVersion, string>();
+
+/** The identity of a version as a transfer target (vector and stamp); remembered per version object (versions are immutable). */
+export function versionKey(v: FileVersion): string {
+  let key = versionKeys.get(v);
+  if (key === undefined) versionKeys.set(v, (key = `${JSON.stringify(v.vv)}@${v.hlc.wallMs}.${v.hlc.counter}${v.deleted ? '-' : '+'}`));
+  return key;
+}
 
 export function newPlan(version: FileVersion): Plan {
   return {

@@ -26,11 +26,42 @@ export interface DecisionCheck {
 const bodyText = (e: Event): string => canonicalJson({ type: e.type, data: e.data });
 
 /**
- * Same type and data. Plain JSON first: equal strings mean equal values (the
- * common case, cheap); only differing strings are compared canonically, since
- * a recorded event's keys may come back in another order than re-derived ones.
+ * Same type and data. A structural comparison first (equal values: the common
+ * case, and no strings built); when it finds a difference, the canonical
+ * serialisations decide, so the verdict is exactly "same canonical JSON".
  */
-const sameBody = (a: Event, b: Event): boolean => a.type === b.type && (JSON.stringify(a.data) === JSON.stringify(b.data) || bodyText(a) === bodyText(b));
+const sameBody = (a: Event, b: Event): boolean => a.type === b.type && (sameValue(a.data, b.data) || bodyText(a) === bodyText(b));
+
+const isPlainObject = (x: object): boolean => {
+  const proto = Object.getPrototypeOf(x) as unknown;
+  return proto === Object.prototype || proto === null;
+};
+
+/**
+ * Structurally equal JSON-like values: key order ignored, undefined properties
+ * as if absent (both as canonicalJson treats them). Anything else (a Map, a
+ * typed array) counts as different, leaving it to the canonical comparison.
+ */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameValue(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b) || !isPlainObject(a) || !isPlainObject(b)) return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  let defined = 0;
+  for (const k in x) {
+    if (x[k] === undefined) continue;
+    defined++;
+    if (!sameValue(x[k], y[k])) return false;
+  }
+  for (const k in y) if (y[k] !== undefined) defined--;
+  return defined === 0;
+}
 
 class Mismatch extends Error {
   constructor(

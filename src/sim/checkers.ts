@@ -39,7 +39,13 @@ export interface Finding {
 }
 
 const vvKey = (v: FileVersion): string => JSON.stringify(v.vv);
-const versionKey = (v: FileVersion): string => `${vvKey(v)}|${v.deleted ? 'x' : ''}|${v.type}|${v.mode}|${v.blocks.join(',')}|${v.target ?? ''}`;
+const versionKeys = new WeakMap<FileVersion, string>();
+/** A version's identity in the history; remembered per version object (versions are immutable, and a fold meets the same one at every event at its path). */
+function versionKey(v: FileVersion): string {
+  let key = versionKeys.get(v);
+  if (key === undefined) versionKeys.set(v, (key = `${vvKey(v)}|${v.deleted ? 'x' : ''}|${v.type}|${v.mode}|${v.blocks.join(',')}|${v.target ?? ''}`));
+  return key;
+}
 const describeVersion = (v: FileVersion): string =>
   `${v.deleted ? 'tombstone' : v.type} vv=${vvKey(v)} by ${shortPeer(v.author)} @${v.hlc.wallMs}.${v.hlc.counter}${v.deleted ? '' : ` ${v.blocks.length} blocks`}`;
 

@@ -63,6 +63,7 @@ export class SimDriver {
   private temps = new Map<string, TempFile>();
   /** Directories created by the op being executed. */
   private created: string[] = [];
+  private readonly pathProblems = new Map<string, string | null>();
 
   constructor(
     private readonly disk: SimDisk,
@@ -88,7 +89,7 @@ export class SimDriver {
 
   private run(op: FsOp, nowMs: number): DriverOutcome {
     for (const p of opPaths(op)) {
-      const problem = pathProblem(p);
+      const problem = this.pathProblem(p);
       if (problem !== null) {
         this.integrity(`${op.op} with a path outside the folder or invalid: ${JSON.stringify(p)} (${problem})`);
         return fail('PATH_ESCAPES_FOLDER', `refused path ${JSON.stringify(p)}`);
@@ -105,6 +106,13 @@ export class SimDriver {
       case 'readBlock': return this.readBlock(op);
       case 'rescan': return done([op.path]);
     }
+  }
+
+  /** pathProblem, remembered per path (a pure function of the string; a run uses few paths, over and over). */
+  private pathProblem(path: string): string | null {
+    let problem = this.pathProblems.get(path);
+    if (problem === undefined) this.pathProblems.set(path, (problem = pathProblem(path)));
+    return problem;
   }
 
   private checkBlockClaims(op: { path: string; version: FileVersion; indices: readonly number[]; hash: BlockHash }): boolean {

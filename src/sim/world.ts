@@ -386,7 +386,8 @@ export class World {
     if (paths.length === 0) return '';
     if (!this.duplicatesPossible && this.manual === null) return '?';
     const s = (p.engine as Engine).state;
-    const conflicts = [...s.conflicts.values()].filter((c) => paths.includes(c.path) || paths.includes(c.copyPath));
+    const conflicts = [];
+    for (const c of s.conflicts.values()) if (paths.includes(c.path) || paths.includes(c.copyPath)) conflicts.push(c);
     return { files: paths.map((x) => s.files.get(x)), transfers: paths.map((x) => s.transfers.get(x)), conflicts };
   }
 
