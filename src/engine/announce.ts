@@ -73,36 +73,42 @@ function changedGroups(call: Call): Group[] {
   for (const e of call.events) if (e.type === 'LocalFileMoved') moves.set(e.seq, e.data);
   const groups: Group[] = [];
   let haves: FileEntry[] = [];
-  const flush = (): void => {
-    groups.push(...haveGroups(haves));
-    haves = [];
-  };
   for (const e of changed) {
     const move = moves.get(e.changedSeq);
     const from = move === undefined ? undefined : s.files.get(move.from);
     const to = move === undefined ? undefined : s.files.get(move.to);
     if (move !== undefined && from?.changedSeq === e.changedSeq && to?.changedSeq === e.changedSeq && from.version.deleted) {
       if (e.version.path === move.to) continue; // sent with its tombstone
-      flush();
+      haves = flushHaves(groups, haves);
       groups.push({ kind: 'moved', from, to, seq: e.changedSeq });
     } else if (e.version.deleted) {
-      flush();
+      haves = flushHaves(groups, haves);
       groups.push({ kind: 'deleted', entry: e, seq: e.changedSeq });
     } else haves.push(e);
   }
-  flush();
+  flushHaves(groups, haves);
   return groups;
 }
 
-function messageFor(call: Call, g: Group, skip: (path: SyncPath) => boolean, since: number, upTo: number): WireMessage | null {
+/** Close the run of IHAVE entries so far (a function, not a closure: this runs every call that changed files). */
+function flushHaves(groups: Group[], haves: readonly FileEntry[]): FileEntry[] {
+  if (haves.length > 0) groups.push(...haveGroups(haves));
+  return [];
+}
+
+/** A neighbour that announced exactly the version now at `path` needs no announcement of it. */
+const skipped = (skips: ReadonlyMap<SyncPath, ReadonlySet<PeerId>>, peer: PeerId, path: SyncPath): boolean => skips.get(path)?.has(peer) === true;
+
+function messageFor(call: Call, g: Group, skips: ReadonlyMap<SyncPath, ReadonlySet<PeerId>>, peer: PeerId, since: number, upTo: number): WireMessage | null {
   const id = call.messageId();
   switch (g.kind) {
     case 'have': {
-      const files = g.entries.filter((e) => !skip(e.version.path)).map((e) => e.version);
+      const files: FileVersion[] = [];
+      for (const e of g.entries) if (!skipped(skips, peer, e.version.path)) files.push(e.version);
       return files.length === 0 ? null : { cmd: 'IHAVE', id, files, since, upTo };
     }
     case 'deleted':
-      return skip(g.entry.version.path) ? null : { cmd: 'IDELETED', id, oldpath: g.entry.version.path, version: g.entry.version, since, upTo };
+      return skipped(skips, peer, g.entry.version.path) ? null : { cmd: 'IDELETED', id, oldpath: g.entry.version.path, version: g.entry.version, since, upTo };
     case 'moved':
       return {
         cmd: 'IMOVED', id, oldpath: g.from.version.path, newpath: g.to.version.path,
@@ -121,23 +127,22 @@ export function announceChanges(call: Call): void {
   }
   const head = call.state.meta.head;
   for (const link of call.vol.links.values()) {
-    if (link.closing) continue;
-    const skip = (path: SyncPath): boolean => skips.get(path)?.has(link.peer) === true;
-    sendRun(call, link, groups, head, skip);
+    if (!link.closing) sendRun(call, link, groups, head, skips);
   }
   skips.clear();
 }
 
-function sendRun(call: Call, link: Link, groups: readonly Group[], head: number, skip: (path: SyncPath) => boolean): void {
+function sendRun(call: Call, link: Link, groups: readonly Group[], head: number, skips: ReadonlyMap<SyncPath, ReadonlySet<PeerId>>): void {
   let since = link.sentUpTo;
-  groups.forEach((g, i) => {
-    if (link.sentUpTo !== null && g.seq <= link.sentUpTo) return; // a LIST answer already carried it
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i] as Group;
+    if (link.sentUpTo !== null && g.seq <= link.sentUpTo) continue; // a LIST answer already carried it
     const upTo = i === groups.length - 1 ? head : g.seq;
-    const m = messageFor(call, g, skip, since ?? upTo, upTo);
-    if (m === null) return;
+    const m = messageFor(call, g, skips, link.peer, since ?? upTo, upTo);
+    if (m === null) continue;
     call.send(link.peer, m);
     if (since !== null) since = upTo;
-  });
+  }
   if (link.sentUpTo !== null && since !== null) link.sentUpTo = since;
 }
 

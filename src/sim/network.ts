@@ -101,6 +101,7 @@ export class PartitionRule implements NetRule {
   }
 
   onPacket(p: Packet): Verdict {
+    if (this.blocked.size === 0) return { kind: 'pass' };
     return this.blocked.has(dirKey(p.from, p.to)) ? { kind: 'hold' } : { kind: 'pass' };
   }
 }
@@ -119,6 +120,7 @@ export class ClogRule implements NetRule {
   }
 
   onPacket(p: Packet, _rng: Rng, nowMs: number): Verdict {
+    if (this.until.size === 0) return { kind: 'pass' };
     const u = this.until.get(dirKey(p.from, p.to));
     return u !== undefined && u > nowMs ? { kind: 'deliver', delayMs: u - nowMs } : { kind: 'pass' };
   }
@@ -154,6 +156,9 @@ export interface NetworkOptions {
 
 export class Network {
   readonly links = new Map<string, Link>();
+  /** The same links by pair of peers (a * size + b, both orders): looked up per packet, without building a key. */
+  private readonly byPair: (Link | undefined)[] = [];
+  private readonly size: number;
   rules: NetRule[] = [];
   readonly partition = new PartitionRule();
   readonly clogs = new ClogRule();
@@ -163,14 +168,18 @@ export class Network {
     private readonly rng: Rng,
     private readonly options: NetworkOptions,
   ) {
+    this.size = 1 + Math.max(0, ...edges.flat());
     for (const [a, b] of edges) {
       const lat = (): number => options.latencyMsMin + rng.int(options.latencyMsMax - options.latencyMsMin + 1);
-      this.links.set(edgeKey(a, b), { a, b, up: false, epoch: 0, lastArrivalMs: [0, 0], latencyMs: [lat(), lat()], held: [] });
+      const link: Link = { a, b, up: false, epoch: 0, lastArrivalMs: [0, 0], latencyMs: [lat(), lat()], held: [] };
+      this.links.set(edgeKey(a, b), link);
+      this.byPair[a * this.size + b] = link;
+      this.byPair[b * this.size + a] = link;
     }
   }
 
   link(a: number, b: number): Link | undefined {
-    return this.links.get(edgeKey(a, b));
+    return a >= 0 && b >= 0 && a < this.size && b < this.size ? this.byPair[a * this.size + b] : undefined;
   }
 
   isUp(a: number, b: number): boolean {
@@ -219,7 +228,8 @@ export class Network {
     let unordered = false;
     let corrupt = false;
     const copies: number[] = [];
-    for (const rule of [this.partition, this.clogs, ...this.rules]) {
+    for (let i = -2; i < this.rules.length; i++) {
+      const rule = i === -2 ? this.partition : i === -1 ? this.clogs : (this.rules[i] as NetRule);
       const v = rule.onPacket(packet, this.rng, nowMs);
       if (v.kind === 'drop') return { kind: 'reset' };
       if (v.kind === 'hold') {
