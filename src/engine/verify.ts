@@ -40,9 +40,11 @@ const isPlainObject = (x: object): boolean => {
 /**
  * Structurally equal JSON-like values: key order ignored, undefined properties
  * as if absent (both as canonicalJson treats them). Anything else (a Map, a
- * typed array) counts as different, leaving it to the canonical comparison.
+ * typed array) counts as different, so a caller that must be exact compares
+ * canonical serialisations when this says no: true here implies equal
+ * canonical JSON, never the other way round.
  */
-function sameValue(a: unknown, b: unknown): boolean {
+export function sameValue(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a)) {

@@ -1,7 +1,7 @@
 /**
  * Runs simulator seeds across worker threads (one per core; this machine has
- * two) and gathers one outcome per seed. Seeds are dealt round-robin so each
- * worker gets a similar mix; outcomes come back in seed order.
+ * two) and gathers one outcome per seed. Seeds are handed out one at a time to
+ * whichever worker is free; outcomes come back in seed order.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -27,25 +27,39 @@ export interface SeedOutcome {
 }
 
 /** A worker running worker.ts under tsx (its loader is registered per thread). */
-function spawnWorker(jobs: readonly SeedJob[]): Worker {
+function spawnWorker(): Worker {
   const target = new URL('./worker.ts', import.meta.url).href;
   const tsxApi = import.meta.resolve('tsx/esm/api');
   const bootstrap = `import { register } from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(target)});`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`), { workerData: { jobs } });
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`));
 }
 
+/**
+ * Run every job across `workers` threads. Jobs are handed out one at a time,
+ * each to the first worker that is free, so a worker that drew slow seeds does
+ * not leave the other idle at the end.
+ */
 export async function runSeeds(jobs: readonly SeedJob[], workers = Math.min(2, availableParallelism())): Promise<SeedOutcome[]> {
-  const shares: SeedJob[][] = Array.from({ length: Math.max(1, workers) }, () => []);
-  jobs.forEach((job, i) => shares[i % shares.length]?.push(job));
   const outcomes: SeedOutcome[] = [];
+  let next = 0;
+  const count = Math.max(1, Math.min(workers, jobs.length));
   await Promise.all(
-    shares.filter((s) => s.length > 0).map(
-      (share) =>
+    Array.from(
+      { length: jobs.length === 0 ? 0 : count },
+      () =>
         new Promise<void>((resolve, reject) => {
-          const w = spawnWorker(share);
-          w.on('message', (o: SeedOutcome) => outcomes.push(o));
+          const w = spawnWorker();
+          const handOut = (): void => {
+            const job = jobs[next++];
+            w.postMessage(job ?? null);
+          };
+          w.on('message', (o: SeedOutcome) => {
+            outcomes.push(o);
+            handOut();
+          });
           w.on('error', reject);
           w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sim worker exited with ${code}`))));
+          handOut();
         }),
     ),
   );
