@@ -130,12 +130,15 @@ function metaCopy(m: Meta): Meta {
   return { self: m.self, networkId: m.networkId, name: m.name, dir: m.dir, joinedVia: m.joinedVia, left: m.left, head: m.head, hlc: m.hlc, ownCounter: m.ownCounter };
 }
 
+/** The projection a State key's first character names (every prefix is one letter and a slash). */
+const projectionByLetter = new Map(prefixedNames.map(([name, prefix]) => [prefix.charCodeAt(0), name]));
+assert(prefixedNames.every(([, prefix]) => prefix.length === 2 && prefix[1] === '/'), 'projection prefixes are a letter and a slash');
+
 function entryFor(state: State, stateKey: string): unknown {
   if (stateKey === 'm') return metaCopy(state.meta);
-  for (const [name, prefix] of prefixedNames) {
-    if (stateKey.startsWith(prefix)) return state[name].get(stateKey.slice(prefix.length));
-  }
-  throw new AssertionError(`unknown projection key ${JSON.stringify(stateKey)} in State.dirty`);
+  const name = projectionByLetter.get(stateKey.charCodeAt(0));
+  if (name === undefined || stateKey.charCodeAt(1) !== 0x2f) throw new AssertionError(`unknown projection key ${JSON.stringify(stateKey)} in State.dirty`);
+  return state[name].get(stateKey.slice(2));
 }
 
 /** Take the keys `state` marks dirty (draining the set) with their current entries. */

@@ -101,7 +101,7 @@ interface OpenBatch<B> {
   readonly store: B;
   readonly firstSeq: number;
   events: number;
-  /** Captured projection entries, later writes overwriting earlier ones. */
+  /** Captured projection entries, later writes overwriting earlier ones (unless captured straight into the checkpoint's). */
   readonly entries: CapturedEntries;
   readonly writes: PendingWrite[];
   head: HeadRecord;
@@ -186,7 +186,8 @@ export class Writer<B extends StoreBatch> {
     const batch = this.batchFor(events.length);
     for (let i = 0; i < bodies.length; i++) batch.store.putRecord(firstSeq + i, (recorded[i] as RecordedEvent).hash, bodies[i] as string);
     batch.events += bodies.length;
-    if (state.meta.head === lastSeq) captureDirty(state, batch.entries);
+    // The first open batch is next to be sealed, so its entries may join the checkpoint's at once.
+    if (state.meta.head === lastSeq) captureDirty(state, batch === this.open[0] ? this.checkpointEntries : batch.entries);
     this.headSeq = lastSeq;
     this.headHash = prev;
     batch.head = { seq: lastSeq, hash: prev };

@@ -3,6 +3,7 @@
  * with the given time in their first 48 bits, message ids are UUIDs.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { isEventId, isMessageId } from '../../../src/core/ids.js';
 import { nodeHasher, nodeIds } from '../../../src/store/node-ports.js';
@@ -11,6 +12,10 @@ describe('node ports', () => {
   it('hashes with SHA-256, strings as UTF-8', () => {
     assert.equal(nodeHasher.sha256('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
     assert.equal(nodeHasher.sha256('é'), nodeHasher.sha256(Buffer.from('é', 'utf8')));
+    // Long strings (past the reused encoding buffer) and astral characters (4 UTF-8 bytes, 2 UTF-16 units).
+    const long = `${'x'.repeat(70_000)}😀é`;
+    assert.equal(nodeHasher.sha256(long), createHash('sha256').update(Buffer.from(long, 'utf8')).digest('hex'));
+    assert.equal(nodeHasher.sha256('abc'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad', 'after growing');
   });
 
   it('makes UUID v7 event ids carrying their time, all distinct', () => {
