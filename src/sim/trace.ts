@@ -13,8 +13,9 @@ const chunkChars = 64 * 1024;
 
 export class Trace {
   private readonly hash: Hash = createHash('sha256');
-  /** Lines (each followed by '\n') not yet handed to the hash. */
-  private pending = '';
+  /** Lines not yet handed to the hash, and their length with a newline each. */
+  private pending: string[] = [];
+  private pendingChars = 0;
   private readonly ring: string[];
   private next = 0;
   private count = 0;
@@ -26,11 +27,9 @@ export class Trace {
   }
 
   add(line: string): void {
-    this.pending += `${line}\n`;
-    if (this.pending.length >= chunkChars) {
-      this.hash.update(this.pending);
-      this.pending = '';
-    }
+    this.pending.push(line);
+    this.pendingChars += line.length + 1;
+    if (this.pendingChars >= chunkChars) this.hashPending(this.hash);
     this.count++;
     if (this.tailLines > 0) {
       this.ring[this.next] = line;
@@ -45,7 +44,18 @@ export class Trace {
 
   /** The hash of everything so far (the trace keeps accumulating). */
   digest(): string {
-    return this.hash.copy().update(this.pending).digest('hex');
+    return this.hash.copy().update(this.pendingText()).digest('hex');
+  }
+
+  /** The pending lines, each followed by a newline, as one flat string (a join, not a rope of pieces). */
+  private pendingText(): string {
+    return this.pending.length === 0 ? '' : `${this.pending.join('\n')}\n`;
+  }
+
+  private hashPending(h: Hash): void {
+    h.update(this.pendingText());
+    this.pending = [];
+    this.pendingChars = 0;
   }
 
   /** The last lines, oldest first. */
