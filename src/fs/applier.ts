@@ -21,10 +21,18 @@
  *   parent); ignored and temp-named paths are refused with PATH_IGNORED.
  * - A full disk (ENOSPC) fails with DISK_FULL and removes the temp file; the
  *   target is untouched.
- * - Operations run one at a time, in call order. Calls that arrive while a
- *   batch runs form the next batch (at most applyBatchOpsMax); a batch fsyncs
- *   each touched directory once, at the end, before it reports any result, and
- *   consecutive commits in it fsync their files concurrently.
+ * - Operations run one at a time, in call order, with one exception: an
+ *   operation other than a block write or copy goes ahead of the queued block
+ *   operations when none of them touches its paths (writes into it or below
+ *   it, reads from it) and no earlier such operation is still waiting behind
+ *   them. A receiver has thousands of blocks queued behind the network; a
+ *   commit or a directory that waited behind all of them held back every file
+ *   below it. (The engine itself commits a file only after its block writes
+ *   reported back, and the driver starts block traffic before, everything
+ *   else after, the log's fsync, so it never relied on that order.) Calls that
+ *   arrive while a batch runs form the next batch (at most applyBatchOpsMax);
+ *   a batch fsyncs each touched directory once, at the end, before it reports
+ *   any result, and consecutive commits in it fsync their files concurrently.
  * - The WriteListener (the watcher) hears of every path the applier changes,
  *   before and after, with the entry left behind, so the applier's own writes
  *   are not reported back as local changes.
@@ -50,7 +58,7 @@ import {
 import type { HashFile } from './applier-support.js';
 import { diskModeFor, isApplierTempName, isTempName, ownerBits, tempNameFor } from './disk.js';
 import type { DiskEntry } from './disk.js';
-import { basenameOf, errnoOf, isNotFound, SharedFolder } from './folder.js';
+import { basenameOf, errnoOf, isNotFound, parentPath, SharedFolder } from './folder.js';
 import type { BlockPool } from './block-pool.js';
 import { hashFileAsync, hashOpenFile, rememberDigest, sha256Hex } from './hash-core.js';
 import type { HashPool } from './hash-pool.js';
@@ -173,7 +181,14 @@ export class Applier {
   /** Where the version being written goes (see locateForWrite). */
   private readonly writing = new WeakMap<FileVersion, Located & { readonly path: SyncPath }>();
   private readonly hashFile: HashFile;
+  /** Commits, directories, symlinks, removals and moves that may run before the queued block writes. */
   private readonly queue: Queued[] = [];
+  /** Block writes and copies, and whatever must stay behind them, in call order (see apply). */
+  private readonly blockQueue: Queued[] = [];
+  /** Paths the queued block operations write to or read from, and their parent directories: how many of each. */
+  private readonly blockPaths = new Map<string, number>();
+  /** Operations other than block writes in blockQueue (while any is, every later one joins it). */
+  private orderedOthers = 0;
   private draining = false;
 
   private constructor(private readonly folder: SharedFolder, private readonly options: ApplierOptions) {
@@ -198,9 +213,44 @@ export class Applier {
    */
   apply(op: WriteOp): Promise<EffectResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ op, resolve, reject });
+      const queued = { op, resolve, reject };
+      if (op.op === 'writeBlock' || op.op === 'copyBlock') {
+        this.countBlockPaths(op, 1);
+        this.blockQueue.push(queued);
+      } else if (this.orderedOthers > 0 || changedPaths(op).some((p) => this.blockPaths.has(p))) {
+        this.orderedOthers++;
+        this.blockQueue.push(queued);
+      } else {
+        this.queue.push(queued);
+      }
       void this.drain();
     });
+  }
+
+  /**
+   * The next batch: the operations that may go first, else the block queue's
+   * head (up to applyBatchOpsMax either way).
+   */
+  private nextBatch(): Queued[] {
+    if (this.queue.length > 0) return this.queue.splice(0, applyBatchOpsMax);
+    const batch = this.blockQueue.splice(0, applyBatchOpsMax);
+    for (const { op } of batch) {
+      if (op.op === 'writeBlock' || op.op === 'copyBlock') this.countBlockPaths(op, -1);
+      else this.orderedOthers--;
+    }
+    return batch;
+  }
+
+  /** A block operation's target and source paths with their parents, counted in or out of blockPaths. */
+  private countBlockPaths(op: BlockOp, delta: 1 | -1): void {
+    const paths = op.op === 'copyBlock' ? [op.path, op.fromPath] : [op.path];
+    for (const p of paths) {
+      for (let q: string = p; q !== ''; q = parentPath(q)) {
+        const n = (this.blockPaths.get(q) ?? 0) + delta;
+        if (n > 0) this.blockPaths.set(q, n);
+        else this.blockPaths.delete(q);
+      }
+    }
   }
 
   /** Several operations, in order, in as few batches as possible. */
@@ -212,8 +262,8 @@ export class Applier {
     if (this.draining) return;
     this.draining = true;
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, applyBatchOpsMax);
+      while (this.queue.length > 0 || this.blockQueue.length > 0) {
+        const batch = this.nextBatch();
         try {
           const results = await this.runBatch(batch.map((b) => b.op));
           batch.forEach((b, i) => b.resolve(results[i] as EffectResult));

@@ -175,6 +175,39 @@ describe('applier: batches', () => {
   });
 });
 
+describe('applier: block writes queued behind the network', () => {
+  it('lets a directory and an unrelated commit go ahead of queued block writes, never a commit of the file being written', async () => {
+    const root = await tempDir('ahead');
+    const applier = await Applier.open(root);
+    try {
+      const done: string[] = [];
+      const track = (label: string, p: Promise<EffectResult>): Promise<EffectResult> => p.then((r) => { done.push(label); return r; });
+      const ready = Buffer.from('written earlier');
+      const readyVersion = fileVersion('ready.txt', ready);
+      await applier.apply({ op: 'writeBlock', path: sp('ready.txt'), version: readyVersion, indices: [0], hash: readyVersion.blocks[0]!, data: ready });
+      const pending: Promise<EffectResult>[] = [];
+      for (let i = 0; i < 600; i++) {
+        const bytes = Buffer.from(`queued block ${i}`);
+        const v = fileVersion(`queued/f${i}.txt`, bytes);
+        pending.push(track(`write ${i}`, applier.apply({ op: 'writeBlock', path: sp(`queued/f${i}.txt`), version: v, indices: [0], hash: v.blocks[0]!, data: bytes })));
+      }
+      const last = Buffer.from('queued block 599');
+      pending.push(track('directory', applier.apply({ op: 'makeDirectory', path: sp('elsewhere'), version: dirVersion('elsewhere'), expect: null })));
+      pending.push(track('unrelated commit', applier.apply({ op: 'commitFile', path: sp('ready.txt'), version: readyVersion, expect: null })));
+      pending.push(track('commit of a queued file', applier.apply({ op: 'commitFile', path: sp('queued/f599.txt'), version: fileVersion('queued/f599.txt', last), expect: null })));
+      const results = await Promise.all(pending);
+      assert.ok(results.every((r) => r.ok), JSON.stringify(results.filter((r) => !r.ok)));
+      assert.ok(done.indexOf('directory') < done.indexOf('write 599'), 'the directory did not wait for every queued block');
+      assert.ok(done.indexOf('unrelated commit') < done.indexOf('write 599'), 'the unrelated commit did not wait for every queued block');
+      assert.ok(done.indexOf('commit of a queued file') > done.indexOf('write 599'), 'a commit never overtakes the writes of its own file');
+      assert.equal(await readFile(path.join(root, 'queued/f599.txt'), 'utf8'), 'queued block 599');
+      assert.equal(await readFile(path.join(root, 'ready.txt'), 'utf8'), 'written earlier');
+    } finally {
+      await applier.close();
+    }
+  });
+});
+
 describe('applier: never overwrite blind', () => {
   let root: string;
   let applier: Applier;
