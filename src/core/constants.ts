@@ -78,6 +78,8 @@ export const hashReadBufferBytes = 4 * 1024 * 1024;
 export const hashAttemptsMax = 3;
 /** Hash worker threads (the target machines have two cores). */
 export const hashThreadsMax = 2;
+/** A hash worker with nothing to do for this long stops (each holds ~10 MB); the next job starts one again. */
+export const hashWorkerIdleExitMs = 5_000;
 /** Files handed to a hash worker in one message: small files travel in batches. */
 export const hashBatchFilesMax = 128;
 export const hashBatchBytesMax = 32 * 1024 * 1024;

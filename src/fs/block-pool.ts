@@ -17,6 +17,9 @@
  * - A worker that dies fails its jobs over to this thread, as does a pool
  *   without workers: slower, never stuck. Idle workers do not hold the
  *   process open.
+ * - Workers start on demand (a job finds none idle and fewer than `threads`
+ *   run) and stop after hashWorkerIdleExitMs without work: each is a V8
+ *   isolate of ~10 MB, and a folder of small files never needs one.
  */
 import { createHash } from 'node:crypto';
 import { Buffer } from 'node:buffer';
@@ -24,6 +27,7 @@ import type { Worker } from 'node:worker_threads';
 import { open } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { blockBuffers, forgetOwnedMemory, markOwnedMemory, ownsMemory } from '../core/buffers.js';
+import { hashWorkerIdleExitMs } from '../core/constants.js';
 import { PloppyError } from '../core/errors.js';
 import type { BlockHash } from '../core/ids.js';
 import { spawnWorker } from './hash-pool.js';
@@ -54,6 +58,8 @@ interface Slot {
   readonly worker: Worker;
   alive: boolean;
   readonly pending: Map<number, Pending>;
+  /** Stops the worker when it has been idle for the pool's idleExitMs. */
+  idleTimer: NodeJS.Timeout | null;
 }
 
 const sha256 = (data: Uint8Array): BlockHash => createHash('sha256').update(data).digest('hex') as BlockHash;
@@ -63,12 +69,19 @@ function failure(r: Extract<BlockJobResult, { ok: false }>): Error {
 }
 
 export class BlockPool {
+  /** Workers running now (started on demand, stopped when idle). */
   private readonly slots: Slot[] = [];
   private nextId = 1;
   private closed = false;
+  /** Workers that died (they are not replaced). */
+  private dead = 0;
 
-  constructor(threads: number) {
-    for (let i = 0; i < threads; i++) this.slots.push(this.startSlot());
+  /** At most `threads` workers; each stops after `idleExitMs` without work. */
+  constructor(private readonly threads: number, private readonly idleExitMs = hashWorkerIdleExitMs) {}
+
+  /** Workers running now (for tests and diagnostics). */
+  get running(): number {
+    return this.slots.length;
   }
 
   /** Read `length` bytes at `offset` of the regular file at absolute `path` (never through a symlink). */
@@ -90,8 +103,9 @@ export class BlockPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.slots.map((s) => {
+    await Promise.all(this.slots.splice(0).map((s) => {
       s.alive = false;
+      if (s.idleTimer !== null) clearTimeout(s.idleTimer);
       return s.worker.terminate();
     }));
   }
@@ -104,20 +118,26 @@ export class BlockPool {
         return;
       }
       slot.pending.set(job.id, { resolve, reject, job });
+      if (slot.idleTimer !== null) clearTimeout(slot.idleTimer);
+      slot.idleTimer = null;
       if (slot.pending.size === 1) slot.worker.ref();
       slot.worker.postMessage(job, [job.buffer]);
     });
   }
 
+  /** The worker with the fewest jobs; a new one when every running worker is busy and fewer than `threads` run. */
   private pick(): Slot | null {
+    if (this.closed) return null;
     let best: Slot | null = null;
     for (const s of this.slots) if (s.alive && (best === null || s.pending.size < best.pending.size)) best = s;
-    return this.closed ? null : best;
+    if ((best === null || best.pending.size > 0) && this.slots.length + this.dead < this.threads) return this.startSlot();
+    return best;
   }
 
   private startSlot(): Slot {
     const worker = spawnWorker('block-worker');
-    const slot: Slot = { worker, alive: true, pending: new Map() };
+    const slot: Slot = { worker, alive: true, pending: new Map(), idleTimer: null };
+    this.slots.push(slot);
     worker.unref();
     worker.on('message', (r: BlockJobResult) => this.finished(slot, r));
     worker.on('error', () => this.lost(slot));
@@ -129,7 +149,11 @@ export class BlockPool {
     const p = slot.pending.get(r.id);
     if (p === undefined) return;
     slot.pending.delete(r.id);
-    if (slot.pending.size === 0) slot.worker.unref();
+    if (slot.pending.size === 0) {
+      slot.worker.unref();
+      slot.idleTimer = setTimeout(() => this.retire(slot), this.idleExitMs);
+      slot.idleTimer.unref();
+    }
     if (!r.ok) return p.reject(failure(r));
     const data = Buffer.from(r.buffer, r.byteOffset, r.length);
     markOwnedMemory(data);
@@ -137,9 +161,21 @@ export class BlockPool {
   }
 
   /** A worker died: what it held is done here (its buffers went with it: a read gets a new one, a hash job fails). */
+  /** Stop a worker that has had nothing to do for a while (the next job starts another). */
+  private retire(slot: Slot): void {
+    slot.idleTimer = null;
+    if (!slot.alive || slot.pending.size > 0) return;
+    slot.alive = false;
+    this.slots.splice(this.slots.indexOf(slot), 1);
+    void slot.worker.terminate();
+  }
+
   private lost(slot: Slot): void {
     if (!slot.alive) return;
     slot.alive = false;
+    this.dead++;
+    this.slots.splice(this.slots.indexOf(slot), 1);
+    if (slot.idleTimer !== null) clearTimeout(slot.idleTimer);
     for (const p of slot.pending.values()) {
       if (p.job.kind === 'read') this.runHere({ ...p.job, buffer: blockBuffers.take(p.job.headroom + p.job.length) }).then(p.resolve, p.reject);
       else p.reject(new PloppyError('FS_ERROR', 'a block worker stopped while hashing'));

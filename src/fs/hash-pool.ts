@@ -13,10 +13,13 @@
  * - A worker that fails to start or dies gives its batch back to the queue. With
  *   no worker left, the pool hashes in the calling thread: slower, never stuck.
  * - Idle workers are unref'd: a pool nobody closed does not keep the process up.
+ * - Workers start on demand and stop after hashWorkerIdleExitMs without work:
+ *   each is a V8 isolate of ~10 MB, and a daemon hashes files in bursts (a
+ *   scan, the verification of a large file) with long quiet spells between.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { hashBatchBytesMax, hashBatchFilesMax, hashReadBufferBytes, hashThreadsMax } from '../core/constants.js';
+import { hashBatchBytesMax, hashBatchFilesMax, hashReadBufferBytes, hashThreadsMax, hashWorkerIdleExitMs } from '../core/constants.js';
 import { ErrorCodes, PloppyError } from '../core/errors.js';
 import type { ErrorCode } from '../core/errors.js';
 import { hashFileAsync } from './hash-core.js';
@@ -40,6 +43,8 @@ interface Slot {
   readonly worker: Worker;
   alive: boolean;
   inFlight: { batch: number; jobs: Job[] } | null;
+  /** Stops the worker when it has been idle for hashWorkerIdleExitMs. */
+  idleTimer: NodeJS.Timeout | null;
 }
 
 /** Rebuild the worker's error: PloppyErrors keep their code, system errors their errno. */
@@ -95,20 +100,33 @@ class JobQueue {
 
 /** Worker threads that hash files into blocks; see the module comment. */
 export class HashPool {
+  /** Workers running now (started on demand, stopped when idle). */
   private readonly slots: Slot[] = [];
   private readonly queue = new JobQueue();
   private nextBatch = 1;
   private inThreadBusy = false;
   private closed = false;
+  /** Workers that died (they are not replaced). */
+  private dead = 0;
 
-  /** `threads` defaults to the cores available, at most hashThreadsMax; 0 hashes in the calling thread. */
-  constructor(threads = Math.min(hashThreadsMax, availableParallelism())) {
-    for (let i = 0; i < threads; i++) this.slots.push(this.startSlot());
+  /**
+   * `wanted` workers at most: by default the cores available, at most
+   * hashThreadsMax; 0 hashes in the calling thread. A worker stops after
+   * `idleExitMs` without work.
+   */
+  constructor(
+    private readonly wanted = Math.min(hashThreadsMax, availableParallelism()),
+    private readonly idleExitMs = hashWorkerIdleExitMs,
+  ) {}
+
+  /** Workers the pool can use (0: hashing happens in the calling thread). */
+  get threads(): number {
+    return this.wanted - this.dead;
   }
 
-  /** Workers still alive (0: hashing happens in the calling thread). */
-  get threads(): number {
-    return this.slots.filter((s) => s.alive).length;
+  /** Workers running now (for tests and diagnostics). */
+  get running(): number {
+    return this.slots.length;
   }
 
   /** Hash the regular file at absolute `path`; `sizeHint` (from lstat) only shapes batches. */
@@ -124,12 +142,18 @@ export class HashPool {
   async close(): Promise<void> {
     this.closed = true;
     for (let job = this.queue.shift(); job !== undefined; job = this.queue.shift()) job.reject(new PloppyError('FS_ERROR', 'hash pool closed'));
-    await Promise.all(this.slots.map((s) => { s.alive = false; return s.worker.terminate(); }));
+    const slots = this.slots.splice(0);
+    await Promise.all(slots.map((s) => {
+      s.alive = false;
+      if (s.idleTimer !== null) clearTimeout(s.idleTimer);
+      return s.worker.terminate();
+    }));
   }
 
   private startSlot(): Slot {
     const worker = spawnWorker();
-    const slot: Slot = { worker, alive: true, inFlight: null };
+    const slot: Slot = { worker, alive: true, inFlight: null, idleTimer: null };
+    this.slots.push(slot);
     worker.unref();
     worker.on('message', (m: HashBatchResult | { ready: true }) => { if ('batch' in m) this.finished(slot, m); });
     worker.on('error', () => this.lost(slot));
@@ -137,10 +161,19 @@ export class HashPool {
     return slot;
   }
 
+  /** An idle worker, or a new one while fewer than `wanted` run. */
+  private freeSlot(): Slot | null {
+    const idle = this.slots.find((s) => s.alive && s.inFlight === null);
+    if (idle !== undefined) return idle;
+    return !this.closed && this.slots.length + this.dead < this.wanted ? this.startSlot() : null;
+  }
+
   private pump(): void {
-    for (const slot of this.slots) {
-      if (this.queue.length === 0) return;
-      if (!slot.alive || slot.inFlight !== null) continue;
+    while (this.queue.length > 0) {
+      const slot = this.freeSlot();
+      if (slot === null) break;
+      if (slot.idleTimer !== null) clearTimeout(slot.idleTimer);
+      slot.idleTimer = null;
       const jobs = this.takeBatch();
       const batch = this.nextBatch++;
       slot.inFlight = { batch, jobs };
@@ -168,6 +201,8 @@ export class HashPool {
     if (flight === null || flight.batch !== result.batch) return;
     slot.inFlight = null;
     slot.worker.unref();
+    slot.idleTimer = setTimeout(() => this.retire(slot), this.idleExitMs);
+    slot.idleTimer.unref();
     flight.jobs.forEach((job, i) => {
       const outcome = result.results[i];
       if (outcome === undefined) job.reject(new PloppyError('FS_ERROR', `hash worker gave no result for ${job.path}`));
@@ -177,9 +212,21 @@ export class HashPool {
     this.pump();
   }
 
+  /** Stop a worker that has had nothing to do for a while (the next job starts another). */
+  private retire(slot: Slot): void {
+    slot.idleTimer = null;
+    if (!slot.alive || slot.inFlight !== null) return;
+    slot.alive = false;
+    this.slots.splice(this.slots.indexOf(slot), 1);
+    void slot.worker.terminate();
+  }
+
   private lost(slot: Slot): void {
     if (!slot.alive) return;
     slot.alive = false;
+    this.dead++;
+    this.slots.splice(this.slots.indexOf(slot), 1);
+    if (slot.idleTimer !== null) clearTimeout(slot.idleTimer);
     if (slot.inFlight !== null) this.queue.requeue(slot.inFlight.jobs);
     slot.inFlight = null;
     if (!this.closed) this.pump();

@@ -55,6 +55,25 @@ describe('block hashing', () => {
     }
   });
 
+  it('starts workers on demand and stops them when idle, then starts them again', async () => {
+    const dir = await tempDir('hash');
+    const bytes = patternBytes(300_000, 5);
+    const file = path.join(dir, 'f');
+    await writeFile(file, bytes);
+    const pool = new HashPool(2, 20);
+    try {
+      assert.equal(pool.running, 0, 'no worker before the first job');
+      assert.deepEqual((await pool.hash(file, bytes.length)).blocks, independentBlocks(bytes).blocks);
+      assert.equal(pool.running, 1, 'one job needs one worker');
+      while (pool.running > 0) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(pool.threads, 2, 'an idle worker that stopped is not a dead one');
+      assert.deepEqual((await pool.hash(file, bytes.length)).blocks, independentBlocks(bytes).blocks);
+      assert.equal(pool.running, 1);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('falls back to the calling thread with no workers', async () => {
     const dir = await tempDir('hash');
     const bytes = patternBytes(200_000, 9);
