@@ -12,6 +12,7 @@ import { evolve, initialState } from '../../../src/projections/state.js';
 import { appendEvents } from '../../../src/store/append.js';
 import { encodeHead } from '../../../src/store/encoding.js';
 import { MemoryEventLog } from '../../../src/store/memory-event-log.js';
+import { projectionCheckpointEvents } from '../../../src/store/writer.js';
 import { eventLogContract } from './contract.js';
 import { recorder, sampleEvents, type Recorder } from './fixtures.js';
 
@@ -116,6 +117,52 @@ describe('MemoryEventLog crash model', () => {
     const rebuilt = initialState();
     for await (const e of restarted.read()) evolve(rebuilt, e);
     assert.equal(serialiseState(await restarted.loadState()), serialiseState(rebuilt));
+  });
+
+  it('checkpoints projections every projectionCheckpointEvents events while busy; a crash before one folds the tail', async () => {
+    const storedHead = (log: MemoryEventLog): number | undefined => {
+      const m = log.snapshotStore().projections.get('m');
+      return m === undefined ? undefined : (JSON.parse(m) as { head: number }).head;
+    };
+    const log = new MemoryEventLog({ commit: 'manual' });
+    const r = recorder();
+    void append(log, r, 10);
+    log.flush();
+    assert.equal(storedHead(log), undefined, 'no checkpoint yet: manual mode checkpoints by count');
+    const early = log.crash();
+    assert.equal(serialiseState(await early.loadState()), serialiseState(r.state), 'the cold start folded the whole log');
+
+    const busy = new MemoryEventLog({ commit: 'manual' });
+    const b = recorder();
+    while (busy.head() < projectionCheckpointEvents) {
+      void append(busy, b, 1000);
+      busy.flush();
+    }
+    const checkpointed = storedHead(busy) as number;
+    assert.ok(checkpointed >= projectionCheckpointEvents && checkpointed === busy.head(), `checkpoint at ${checkpointed}`);
+    void append(busy, b, 5);
+    busy.flush();
+    assert.equal(storedHead(busy), checkpointed, 'no checkpoint for a few events');
+    const crashed = busy.crash();
+    const loaded = await crashed.loadState();
+    assert.equal(serialiseState(loaded), serialiseState(b.state), 'checkpoint plus tail is the fold');
+    // The keys the tail dirtied ride with the next write into the next checkpoint (here: a clean close).
+    void appendEvents(crashed, loaded, b.stamp(sampleEvents(crashed.head() + 1, 1), crashed.head()));
+    await crashed.close();
+    assert.equal(storedHead(crashed), crashed.head(), 'a clean close writes the checkpoint');
+    const reopened = new MemoryEventLog({ store: crashed.snapshotStore() });
+    const rebuilt = initialState();
+    for await (const e of reopened.read()) evolve(rebuilt, e);
+    assert.equal(serialiseState(await reopened.loadState()), serialiseState(rebuilt));
+  });
+
+  it('auto mode: a write to an idle log carries its projections', async () => {
+    const log = new MemoryEventLog();
+    const r = recorder();
+    await append(log, r, 3);
+    await append(log, r, 2);
+    const m = log.snapshotStore().projections.get('m');
+    assert.equal((JSON.parse(m as string) as { head: number }).head, 5);
   });
 
   it('close() commits what is pending in manual mode', async () => {
