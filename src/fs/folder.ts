@@ -61,6 +61,8 @@ export class SharedFolder {
         current = direct;
         continue;
       }
+      // The last name, in ASCII, is the native name whatever is there (NFC changes nothing): no lstat.
+      if (isLast && asciiOnly.test(segment)) return direct;
       const found = await this.findEntry(current, segment);
       if (found === null) return path.join(current, ...segments.slice(i));
       current = found.native;
