@@ -6,7 +6,9 @@
  * (the previous record's hash). Checking a record needs only its own bytes
  * (its hash) and its predecessor's hash (the link), so verification names the
  * first sequence number at which anything was flipped, removed, reordered or
- * inserted.
+ * inserted. This record format has not changed since the first log; how
+ * records are grouped on disk (LevelDB keeps them in chunks of consecutive
+ * records joined by newlines) is the store's layout, in src/store/encoding.ts.
  *
  * Reading goes through upcasters: a record written with an older schema
  * version is lifted to the current one; an unknown type or a version newer
