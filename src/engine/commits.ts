@@ -51,20 +51,22 @@ function copyInReach(call: Call, copyPath: SyncPath): boolean {
 /**
  * Order within a tree: removing or replacing a directory waits for the
  * transfers below it (their removals go first), and anything below a
- * directory being created waits for it.
+ * directory being created waits for it. Returns what it waits for: 'below'
+ * (transfers under it), the path of the directory plan above it, or null.
  */
-function waitsForTree(call: Call, plan: Plan): boolean {
+function waitsForTree(call: Call, plan: Plan): 'below' | SyncPath | null {
   const s = call.state;
   const current = s.files.get(plan.path)?.version;
   if (current !== undefined && !current.deleted && current.type === 'directory' && (plan.version.deleted || plan.version.type !== 'directory')) {
     const prefix = `${plan.path}/`;
-    for (const p of s.transfers.keys()) if (p.startsWith(prefix)) return true;
+    for (const p of s.transfers.keys()) if (p.startsWith(prefix)) return 'below';
   }
   for (let i = plan.path.lastIndexOf('/'); i > 0; i = plan.path.lastIndexOf('/', i - 1)) {
-    const parent = call.vol.plans.byPath.get(plan.path.slice(0, i) as SyncPath);
-    if (parent !== undefined && parent.phase !== 'failed' && !parent.version.deleted && parent.version.type === 'directory') return true;
+    const above = plan.path.slice(0, i) as SyncPath;
+    const parent = call.vol.plans.byPath.get(above);
+    if (parent !== undefined && parent.phase !== 'failed' && !parent.version.deleted && parent.version.type === 'directory') return above;
   }
-  return false;
+  return null;
 }
 
 export function commitReady(call: Call): void {
@@ -75,7 +77,10 @@ export function commitReady(call: Call): void {
       plans.ready.delete(path);
       continue;
     }
-    if (!held(call, plan.path) && !waitsForTree(call, plan)) commit(call, plan);
+    if (held(call, plan.path)) continue;
+    const waits = waitsForTree(call, plan);
+    if (waits === null) commit(call, plan);
+    else if (waits !== 'below') plans.parkBelow(waits, path);
   }
 }
 

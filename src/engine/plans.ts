@@ -76,8 +76,35 @@ function conflictPathOf(v: FileVersion): SyncPath | undefined {
   return p ?? undefined;
 }
 
+/** The plans by path; every change of the plan at a path is reported to `changed` (see Plans.parkBelow). */
+class PlanMap extends Map<SyncPath, Plan> {
+  constructor(private readonly changed: (path: SyncPath) => void) {
+    super();
+  }
+
+  override set(path: SyncPath, plan: Plan): this {
+    super.set(path, plan);
+    this.changed?.(path);
+    return this;
+  }
+
+  override delete(path: SyncPath): boolean {
+    const had = super.delete(path);
+    if (had) this.changed(path);
+    return had;
+  }
+}
+
 export class Plans {
-  readonly byPath = new Map<SyncPath, Plan>();
+  /**
+   * Ready plans held back by the plan of a directory above them (it must be
+   * made first), by that directory's path. They are looked at again only when
+   * the plan at that path changes, is removed or fails: with thousands of
+   * files waiting for their directories, looking at every one of them after
+   * every input was quadratic.
+   */
+  private readonly parked = new Map<SyncPath, Set<SyncPath>>();
+  readonly byPath = new PlanMap((path) => this.unpark(path));
   /** hash -> paths whose plan still waits for it from the network (needed or in flight). */
   readonly wanted = new Map<BlockHash, Set<SyncPath>>();
   /** Local copies outstanding per source path: a commit that replaces or removes the source waits. */
@@ -112,6 +139,22 @@ export class Plans {
       if (copies === undefined) this.copiesFor.set(conflictPath, (copies = new Set()));
       copies.add(path);
     }
+  }
+
+  /** The ready plan at `path` waits for the plan at `above`: leave it until that plan changes. */
+  parkBelow(above: SyncPath, path: SyncPath): void {
+    this.ready.delete(path);
+    let below = this.parked.get(above);
+    if (below === undefined) this.parked.set(above, (below = new Set()));
+    below.add(path);
+  }
+
+  /** The plan at `path` changed (set, removed or failed): what waited for it is looked at again. */
+  unpark(path: SyncPath): void {
+    const below = this.parked.get(path);
+    if (below === undefined) return;
+    this.parked.delete(path);
+    for (const p of below) this.ready.add(p);
   }
 
   want(plan: Plan, hash: BlockHash): void {

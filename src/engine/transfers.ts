@@ -211,6 +211,7 @@ export function failPlan(call: Call, plan: Plan, code: string, reason: string): 
   plan.phase = 'failed';
   plan.failedAtMs = call.nowMs;
   plan.attempts++;
+  call.vol.plans.unpark(plan.path);
   const events = call.record({ type: 'TransferFailed', data: { path: plan.path, reason, code } });
   // An abandoned target (abandonTarget) may have pushed aside versions our neighbours still hold there.
   if (events.some((e) => e.type === 'VersionSuperseded' && e.data.reason === 'lost')) relistAll(call);
