@@ -95,6 +95,8 @@ export const watchDebounceMs = 75;
 export const watchDebounceMaxMs = 400;
 /** A full rescan this often, behind the watcher, finds changes a lost file event hid (Syncthing's default is 1 h too). */
 export const fullRescanIntervalMs = 60 * 60 * 1000;
+/** A new directory is listed by the watcher once it is seen and again this much later (see Watcher.relist). */
+export const watchRelistDelayMs = 1_000;
 /** More distinct paths pending than this and the watcher asks for a full rescan instead. */
 export const watchPendingPathsMax = 50_000;
 /** Temporary files the applier keeps open between writeBlock calls (and hands to commitFile). */

@@ -24,8 +24,9 @@
  *   or the ignore rules change, it asks for a full rescan instead of guessing.
  */
 import type { Stats } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { ignoreFileName, watchDebounceMaxMs, watchDebounceMs, watchPendingPathsMax } from '../core/constants.js';
+import { ignoreFileName, watchDebounceMaxMs, watchDebounceMs, watchPendingPathsMax, watchRelistDelayMs } from '../core/constants.js';
 import { isPloppyError } from '../core/errors.js';
 import { toSyncPath } from '../core/path.js';
 import type { SyncPath } from '../core/path.js';
@@ -232,6 +233,9 @@ export class Watcher implements WriteListener {
         present.push({ path: p, native, st });
       }
     });
+    for (const { path: p, native, st } of present) {
+      if (st.isDirectory() && this.known.get(p)?.type !== 'directory') this.relist(native);
+    }
     this.addGoneDescendants(gone, new Set(looked.map((l) => l.path)));
     const { moves, rest } = movesByInode(gone, present);
     const observed = await this.observeAll(rest);
@@ -242,6 +246,22 @@ export class Watcher implements WriteListener {
       this.options.onRescanNeeded('.ploppyignore changed');
     }
     if (this.pending.size > 0) this.schedule();
+  }
+
+  /**
+   * A new directory's entries, looked at now and once more a little later.
+   * chokidar lists a new directory before it puts a watch on it, so an entry
+   * made in between (a busy machine can put a whole scheduling slice there)
+   * is in neither. An entry that is known and unchanged reports nothing.
+   */
+  private relist(native: string): void {
+    const look = async (): Promise<void> => {
+      if (this.closed) return;
+      const names = await readdir(native).catch(() => [] as string[]);
+      for (const name of names) if (!isTempName(name)) this.noted(path.join(native, name));
+    };
+    void look();
+    setTimeout(() => void look(), watchRelistDelayMs).unref();
   }
 
   /** A directory that is gone took what the engine knows under it along (a moved directory's watches report nothing more). */

@@ -204,6 +204,18 @@ describe('watcher', () => {
     await rec.next((x) => changedAt('filled/sub/b.txt')(x) && x.kind === 'changed' && x.observation.size === 9, 'edit inside it');
   });
 
+  it('reports files made in new directories at once, before the directories are watched', async () => {
+    // chokidar lists a new directory before it watches it: a file made in between is in neither.
+    const made: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      await mkdir(path.join(root, `fresh${i}/deep/er`), { recursive: true });
+      await writeFile(path.join(root, `fresh${i}/deep/er/leaf.txt`), `leaf ${i}`);
+      made.push(`fresh${i}/deep/er/leaf.txt`);
+      if (i % 5 === 4) await new Promise((r) => setTimeout(r, 30));
+    }
+    for (const p of made) await rec.next(changedAt(p), `creation of ${p}`);
+  });
+
   it('reports removal of a whole tree, children first', async () => {
     await mkdir(path.join(root, 'gone/sub'), { recursive: true });
     await writeFile(path.join(root, 'gone/sub/f.txt'), 'f');
