@@ -26,6 +26,11 @@ export function forgetOwnedMemory(data: Uint8Array): void {
 const poolGrainBytes = 64 * 1024;
 /** Buffers kept per size, at most (so a burst does not pin its memory for good). */
 const pooledPerSizeMax = 48;
+/**
+ * Bytes kept in all sizes together, at most: blocks of a folder of mixed file
+ * sizes come in five sizes, and 48 of each held ~45 MiB for good.
+ */
+const pooledBytesMax = 16 * 1024 * 1024;
 
 /**
  * Block buffers for reuse. A transfer moves a gigabyte through 256 KiB
@@ -39,6 +44,8 @@ const pooledPerSizeMax = 48;
 export class BufferPool {
   private readonly free = new Map<number, ArrayBuffer[]>();
   private readonly pooled = new WeakSet<ArrayBuffer>();
+  /** Bytes of the buffers in `free`. */
+  private freeBytes = 0;
 
   /** An ArrayBuffer of at least `bytes` (its contents are whatever was there before). */
   take(bytes: number): ArrayBuffer {
@@ -46,6 +53,7 @@ export class BufferPool {
     const ab = this.free.get(size)?.pop();
     if (ab === undefined) return new ArrayBuffer(size);
     this.pooled.delete(ab);
+    this.freeBytes -= size;
     return ab;
   }
 
@@ -54,9 +62,10 @@ export class BufferPool {
     if (!(ab instanceof ArrayBuffer) || ab.byteLength === 0 || ab.byteLength % poolGrainBytes !== 0 || this.pooled.has(ab)) return;
     let list = this.free.get(ab.byteLength);
     if (list === undefined) this.free.set(ab.byteLength, (list = []));
-    if (list.length >= pooledPerSizeMax) return;
+    if (list.length >= pooledPerSizeMax || this.freeBytes + ab.byteLength > pooledBytesMax) return;
     owned.delete(ab);
     this.pooled.add(ab);
+    this.freeBytes += ab.byteLength;
     list.push(ab);
   }
 }
