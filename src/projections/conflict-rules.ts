@@ -68,10 +68,24 @@ export function conflictStamp(wallMs: number): string {
   return `${d.getUTCFullYear()}${two(d.getUTCMonth() + 1)}${two(d.getUTCDate())}-${two(d.getUTCHours())}${two(d.getUTCMinutes())}${two(d.getUTCSeconds())}`;
 }
 
-const utf8Bytes = (s: string): number => new TextEncoder().encode(s).byteLength;
+/** UTF-8 length without encoding (lone surrogates count 3, as TextEncoder writes U+FFFD for them). */
+function utf8Bytes(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
 
 /** Drop whole code points from the end until `s` fits in `maxBytes`. */
 function clip(s: string, maxBytes: number): string {
+  if (utf8Bytes(s) <= maxBytes) return s;
   const points = [...s];
   while (points.length > 0 && utf8Bytes(points.join('')) > maxBytes) points.pop();
   return points.join('');
