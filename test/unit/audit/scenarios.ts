@@ -9,11 +9,9 @@ import type { StampedEvent } from '../../../src/engine/types.js';
 import type { RecordedEvent } from '../../../src/events/types.js';
 import { evolveAll, initialState } from '../../../src/projections/state.js';
 import { MemoryEventLog } from '../../../src/store/memory-event-log.js';
-import { TestNet, type TestNode } from '../engine/harness.js';
+import { A, B, C, line, pair, pairApart, type TestNet, type TestNode } from '../engine/harness.js';
 
-export const A = 'aaaaaaaaaaaaaaaa';
-export const B = 'bbbbbbbbbbbbbbbb';
-export const C = 'cccccccccccccccc';
+export { A, B, C };
 
 /** Link stamped events into a hash chain through the in-memory store and read them back. */
 export async function recorded(events: readonly StampedEvent[]): Promise<RecordedEvent[]> {
@@ -41,12 +39,7 @@ export async function logsOf(s: Scenario): Promise<Record<string, RecordedEvent[
 
 /** A <- B <- C: C writes a file; A hears of it only through B. */
 export function relayed(): Scenario {
-  const net = new TestNet(1);
-  const a = net.add(A, { create: true });
-  const b = net.add(B);
-  const c = net.add(C);
-  net.connect(a, b);
-  net.connect(b, c);
+  const { net, a, b, c } = line(1);
   net.run();
   net.advance(1000);
   c.write('notes.txt', 'written on C');
@@ -59,13 +52,7 @@ export function relayed(): Scenario {
 
 /** A and B share a file, edit it while apart (B later), then meet again. */
 export function concurrentEdit(): Scenario {
-  const net = new TestNet(1);
-  const a = net.add(A, { create: true });
-  const b = net.add(B);
-  net.connect(a, b);
-  a.write('f.txt', 'base');
-  net.run();
-  net.cut(a.id, b.id);
+  const { net, a, b } = pairApart(1);
   net.run();
   net.advance(1000);
   a.write('f.txt', 'edit by a');
@@ -79,10 +66,7 @@ export function concurrentEdit(): Scenario {
 
 /** A deletes a shared file while B, cut off, edits it: the edit wins. */
 export function editAgainstDelete(): Scenario {
-  const net = new TestNet(1);
-  const a = net.add(A, { create: true });
-  const b = net.add(B);
-  net.connect(a, b);
+  const { net, a, b } = pair(1);
   a.write('doc.txt', 'shared');
   net.run();
   net.cut(a.id, b.id);
@@ -99,10 +83,7 @@ export function editAgainstDelete(): Scenario {
 
 /** A renames a shared file; B does the rename locally. */
 export function renamed(): Scenario {
-  const net = new TestNet(1);
-  const a = net.add(A, { create: true });
-  const b = net.add(B);
-  net.connect(a, b);
+  const { net, a, b } = pair(1);
   a.write('old.txt', 'to be renamed');
   net.run();
   net.advance(1000);
@@ -114,10 +95,7 @@ export function renamed(): Scenario {
 
 /** A and B, connected, edit a shared file at nearly the same time: their announcements cross. */
 export function crossedEdits(): Scenario {
-  const net = new TestNet(1);
-  const a = net.add(A, { create: true });
-  const b = net.add(B);
-  net.connect(a, b);
+  const { net, a, b } = pair(1);
   a.write('plan.txt', 'base');
   net.run();
   net.advance(1000);

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { State } from '../../../src/projections/state.js';
-import { TestNet, blocksOf, bytes, p, testIds, type TestNode } from './harness.js';
+import { TestNet, blocksOf, bytes, p, testIds, type TestNode, A, B, C, pairApart } from './harness.js';
 
-const A = 'aaaaaaaaaaaaaaaa';
-const B = 'bbbbbbbbbbbbbbbb';
-const C = 'cccccccccccccccc';
 
 /** What a peer lists, as the simulator compares it: copy, path, winner's and loser's vectors. */
 const listed = (s: State): string[] =>
@@ -75,13 +72,7 @@ describe('engine: the conflict list is the same on every peer whose files agree'
 
 describe('engine: a copy nobody can send', () => {
   it('is given up, and the peer takes again what its neighbours hold at the copy path', () => {
-    const net = new TestNet(5);
-    const a = net.add(A, { create: true });
-    const b = net.add(B);
-    net.connect(a, b);
-    a.write('f.txt', 'base');
-    net.run();
-    net.cut(a.id, b.id);
+    const { net, a, b } = pairApart(5);
     b.write('f.txt', 'edit by b');
     net.nowMs += 1000;
     a.write('f.txt', 'edit by a');
@@ -112,13 +103,7 @@ describe('engine: a copy nobody can send', () => {
 
 describe('engine: a copy of our own loser whose local copy fails', () => {
   it('is given up instead of waiting forever for a peer that never had it', () => {
-    const net = new TestNet(7);
-    const a = net.add(A, { create: true });
-    const b = net.add(B);
-    net.connect(a, b);
-    a.write('f.txt', 'base');
-    net.run();
-    net.cut(a.id, b.id);
+    const { net, a, b } = pairApart(7);
     // (Contents share no block, so nothing can be copied from another file.)
     a.write('f.txt', 'AAAAAAAA');
     net.nowMs += 1000;
@@ -138,13 +123,7 @@ describe('engine: a copy of our own loser whose local copy fails', () => {
 
 describe('engine: keeping our own loser when the disk is full for a moment', () => {
   it('holds the winner back and copies the loser once the disk has room', () => {
-    const net = new TestNet(9);
-    const a = net.add(A, { create: true });
-    const b = net.add(B);
-    net.connect(a, b);
-    a.write('f.txt', 'base');
-    net.run();
-    net.cut(a.id, b.id);
+    const { net, a, b } = pairApart(9);
     a.write('f.txt', 'AAAAAAAA');
     net.nowMs += 1000;
     b.write('f.txt', 'BBBBBBBB');
@@ -165,13 +144,7 @@ describe('engine: keeping our own loser when the disk is full for a moment', () 
 
 describe('engine: a version we settled on that nobody can send', () => {
   it('is given up, and the peer goes back to what the others hold', () => {
-    const net = new TestNet(13);
-    const a = net.add(A, { create: true });
-    const b = net.add(B);
-    net.connect(a, b);
-    a.write('f.txt', 'base');
-    net.run();
-    net.cut(a.id, b.id);
+    const { net, a, b } = pairApart(13);
     a.write('f.txt', 'AAAAAAAA');
     b.remove('f.txt');
     net.connect(a, b);

@@ -2,21 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { conflictCopyPath, pickWinner } from '../../../src/engine/index.js';
 import type { FileVersion } from '../../../src/events/version.js';
-import { TestNet, p, type Order } from './harness.js';
+import { TestNet, p, type Order, A, B, C, pair, pairApart } from './harness.js';
 
-const A = 'aaaaaaaaaaaaaaaa';
-const B = 'bbbbbbbbbbbbbbbb';
-const C = 'cccccccccccccccc';
 
 /** A and B share f.txt, then edit it while apart, then meet again. */
 function concurrentEdits(order: Order, seed: number, aFirst: boolean) {
-  const net = new TestNet(seed);
-  const a = net.add(A, { create: true });
-  const b = net.add(B);
-  net.connect(a, b);
-  a.write('f.txt', 'base');
-  net.run();
-  net.cut(a.id, b.id);
+  const { net, a, b } = pairApart(seed);
   net.run();
   const [first, second] = aFirst ? [a, b] : [b, a];
   first.write('f.txt', `edit by ${first.id.slice(0, 1)}`);
@@ -85,10 +76,7 @@ describe('engine: concurrent edits', () => {
   });
 
   it('modify beats a concurrent delete, on both sides', () => {
-    const net = new TestNet();
-    const a = net.add(A, { create: true });
-    const b = net.add(B);
-    net.connect(a, b);
+    const { net, a, b } = pair();
     a.write('m.txt', 'original');
     net.run();
     net.cut(a.id, b.id);

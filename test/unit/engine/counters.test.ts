@@ -4,20 +4,12 @@ import type { EventId, PeerId } from '../../../src/core/ids.js';
 import { compare } from '../../../src/core/vv.js';
 import type { EnvelopedEvent, Event } from '../../../src/events/types.js';
 import { evolve, initialState } from '../../../src/projections/state.js';
-import { TestNet, p } from './harness.js';
+import { A, B, p, pairApart } from './harness.js';
 
-const A = 'aaaaaaaaaaaaaaaa';
-const B = 'bbbbbbbbbbbbbbbb';
 
 describe('engine: our counters are never reused', () => {
   it('a local edit made while a settled version is being fetched is not taken as older than it', () => {
-    const net = new TestNet();
-    const a = net.add(A, { create: true });
-    const b = net.add(B);
-    net.connect(a, b);
-    a.write('f.txt', 'base');
-    net.run();
-    net.cut(a.id, b.id);
+    const { net, a, b } = pairApart();
     a.write('f.txt', 'first edit by a');
     net.nowMs += 1000;
     b.write('f.txt', 'edit by b');

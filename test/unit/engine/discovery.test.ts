@@ -2,22 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { peerTimeoutMs, reconnectDelayMinMs } from '../../../src/core/constants.js';
 import type { WireMessage } from '../../../src/events/messages.js';
-import { blocksOf, bytes, p, TestNet } from './harness.js';
+import { blocksOf, bytes, p, TestNet, A, B, C, line, pair } from './harness.js';
 
-const A = 'aaaaaaaaaaaaaaaa';
-const B = 'bbbbbbbbbbbbbbbb';
-const C = 'cccccccccccccccc';
 
 const cmds = (sent: { msg: WireMessage }[]) => sent.map((s) => s.msg.cmd);
 
 describe('engine: discovery and liveness', () => {
   it('peers learn about peers they cannot see, and forget them when the link goes', () => {
-    const net = new TestNet();
-    const a = net.add(A, { create: true });
-    const b = net.add(B);
-    const c = net.add(C);
-    net.connect(a, b);
-    net.connect(b, c);
+    const { net, a, b, c } = line();
     net.run();
     assert.equal(c.state.peers.get(A)?.reachability, 'indirect');
     assert.equal(c.state.peers.get(A)?.via, B);
@@ -46,10 +38,7 @@ describe('engine: discovery and liveness', () => {
   });
 
   it('pings every interval, answers PONG, and drops a neighbour that went silent', () => {
-    const net = new TestNet();
-    const a = net.add(A, { create: true });
-    const b = net.add(B);
-    net.connect(a, b);
+    const { net, a, b } = pair();
     net.run();
     net.advance(6000);
     assert.ok(cmds(a.sent).includes('PING'));
@@ -83,10 +72,7 @@ describe('engine: discovery and liveness', () => {
 
 describe('engine: hostile and odd input', () => {
   it('ignores inconsistent versions, unknown hashes and unsolicited blocks without crashing', () => {
-    const net = new TestNet();
-    const a = net.add(A, { create: true });
-    const b = net.add(B);
-    net.connect(a, b);
+    const { net, a, b } = pair();
     net.run();
     const data = bytes('evil');
     const bad = {
@@ -109,10 +95,7 @@ describe('engine: hostile and odd input', () => {
 
 describe('engine: restart', () => {
   it('a transfer cut short by a crash resumes from the persisted projections', () => {
-    const net = new TestNet();
-    const a = net.add(A, { create: true });
-    const b = net.add(B);
-    net.connect(a, b);
+    const { net, a, b } = pair();
     net.run();
     a.write('resume.txt', 'content that spans several blocks');
     // deliver the announcement, then crash B before any block arrives

@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { WireMessage } from '../../../src/events/messages.js';
-import { blocksOf, bytes, TestNet } from './harness.js';
+import { blocksOf, bytes, TestNet, A, B, C, line, pair } from './harness.js';
 
-const A = 'aaaaaaaaaaaaaaaa';
-const B = 'bbbbbbbbbbbbbbbb';
-const C = 'cccccccccccccccc';
 
 /** The index sequence of a node's latest files change: what a caught-up cursor must reach. */
 const lastChange = (n: { state: { files: Map<string, { changedSeq: number }> } }): number =>
@@ -16,12 +13,7 @@ const sentOf = <C extends WireMessage['cmd']>(sent: { msg: WireMessage }[], cmd:
 
 describe('engine: deletes, renames, reconnects', () => {
   it('a delete propagates and an old version does not bring the file back', () => {
-    const net = new TestNet();
-    const a = net.add(A, { create: true });
-    const b = net.add(B);
-    const c = net.add(C);
-    net.connect(a, b);
-    net.connect(b, c);
+    const { net, a, b, c } = line();
     a.write('d.txt', 'doomed');
     net.run();
     assert.equal(c.read('d.txt'), 'doomed');
@@ -43,10 +35,7 @@ describe('engine: deletes, renames, reconnects', () => {
   });
 
   it('a rename arrives as IMOVED and is done as a local move, not a download', () => {
-    const net = new TestNet();
-    const a = net.add(A, { create: true });
-    const b = net.add(B);
-    net.connect(a, b);
+    const { net, a, b } = pair();
     a.write('old/name.txt', 'moving content');
     net.run();
     const wantsBefore = sentOf(b.sent, 'IWANT').length;
@@ -62,10 +51,7 @@ describe('engine: deletes, renames, reconnects', () => {
   });
 
   it('after a reconnect only what changed since the cursor is exchanged', () => {
-    const net = new TestNet();
-    const a = net.add(A, { create: true });
-    const b = net.add(B);
-    net.connect(a, b);
+    const { net, a, b } = pair();
     for (let i = 0; i < 5; i++) a.write(`f${i}.txt`, `content ${i}`);
     net.run();
     const cursor = b.state.peers.get(A)?.cursor ?? 0;
@@ -84,10 +70,7 @@ describe('engine: deletes, renames, reconnects', () => {
   });
 
   it('a lost announcement leaves a gap that the next LIST closes', () => {
-    const net = new TestNet();
-    const a = net.add(A, { create: true });
-    const b = net.add(B);
-    net.connect(a, b);
+    const { net, a, b } = pair();
     net.run();
     a.write('one.txt', '1111');
     // drop everything in flight (the IHAVE for one.txt) without closing the connection
@@ -105,10 +88,7 @@ describe('engine: deletes, renames, reconnects', () => {
 
 describe('engine: blocks', () => {
   it('a block present in a local file is copied, not fetched', () => {
-    const net = new TestNet();
-    const a = net.add(A, { create: true });
-    const b = net.add(B);
-    net.connect(a, b);
+    const { net, a, b } = pair();
     a.write('first.txt', 'AAAABBBBCCCC');
     net.run();
     const wantsBefore = sentOf(b.sent, 'IWANT').flatMap((m) => m.hashes).length;
@@ -141,10 +121,7 @@ describe('engine: blocks', () => {
   });
 
   it('a block nobody has is retried and the transfer fails, then starts over', () => {
-    const net = new TestNet();
-    const a = net.add(A, { create: true });
-    const b = net.add(B);
-    net.connect(a, b);
+    const { net, a, b } = pair();
     a.write('gone.txt', 'vanishing!');
     // the file changes on A's disk behind the engine's back before B asks
     a.disk.set('gone.txt', { type: 'file', data: bytes('different!'), mode: 6 });

@@ -380,3 +380,37 @@ export class TestNet {
     this.nowMs = end;
   }
 }
+
+/** Peer ids the engine tests use: A creates the network, the others join. */
+export const A = 'aaaaaaaaaaaaaaaa';
+export const B = 'bbbbbbbbbbbbbbbb';
+export const C = 'cccccccccccccccc';
+
+/** A and B connected, A having created the network. */
+export function pair(seed = 1): { net: TestNet; a: TestNode; b: TestNode } {
+  const net = new TestNet(seed);
+  const a = net.add(A, { create: true });
+  const b = net.add(B);
+  net.connect(a, b);
+  return { net, a, b };
+}
+
+/** A and B share `path` (written by A as `content`), then the link between them is cut. */
+export function pairApart(seed = 1, path = 'f.txt', content = 'base'): { net: TestNet; a: TestNode; b: TestNode } {
+  const { net, a, b } = pair(seed);
+  a.write(path, content);
+  net.run();
+  net.cut(a.id, b.id);
+  return { net, a, b };
+}
+
+/** A - B - C in a line (A and C see each other only through B), A having created the network. */
+export function line(seed = 1): { net: TestNet; a: TestNode; b: TestNode; c: TestNode } {
+  const net = new TestNet(seed);
+  const a = net.add(A, { create: true });
+  const b = net.add(B);
+  const c = net.add(C);
+  net.connect(a, b);
+  net.connect(b, c);
+  return { net, a, b, c };
+}

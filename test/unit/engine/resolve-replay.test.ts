@@ -4,11 +4,8 @@ import { verifyDecisions } from '../../../src/engine/index.js';
 import type { StampedEvent } from '../../../src/engine/types.js';
 import { evolve, initialState } from '../../../src/projections/state.js';
 import { serialiseState } from '../../../src/projections/snapshot.js';
-import { TestNet, p, type Order } from './harness.js';
+import { TestNet, p, type Order, A, B, C } from './harness.js';
 
-const A = 'aaaaaaaaaaaaaaaa';
-const B = 'bbbbbbbbbbbbbbbb';
-const C = 'cccccccccccccccc';
 
 /** A - B - C in a line; A and C edit the same file while cut off, then reconnect. */
 function conflictInALine(order: Order = 'fifo', seed = 1, duplicateEvery = 0) {

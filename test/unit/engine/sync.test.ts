@@ -1,17 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TestNet } from './harness.js';
+import { TestNet, A, B, C, line, pair } from './harness.js';
 
-const A = 'aaaaaaaaaaaaaaaa';
-const B = 'bbbbbbbbbbbbbbbb';
-const C = 'cccccccccccccccc';
 
 describe('engine: announce, fetch, commit', () => {
   it('a file created on one peer reaches the other', () => {
-    const net = new TestNet();
-    const a = net.add(A, { create: true });
-    const b = net.add(B);
-    net.connect(a, b);
+    const { net, a, b } = pair();
     net.run();
     a.write('docs/hello.txt', 'hello, world!');
     net.run();
@@ -33,12 +27,7 @@ describe('engine: announce, fetch, commit', () => {
   });
 
   it('store and forward: C hears of A\'s change through B', () => {
-    const net = new TestNet();
-    const a = net.add(A, { create: true });
-    const b = net.add(B);
-    const c = net.add(C);
-    net.connect(a, b);
-    net.connect(b, c);
+    const { net, a, b, c } = line();
     net.run();
     a.write('f.txt', 'forwarded content');
     net.run();

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TestNet, p, type TestNode } from './harness.js';
+import { A, B, p, pair, type TestNode } from './harness.js';
 
-const A = 'aaaaaaaaaaaaaaaa';
-const B = 'bbbbbbbbbbbbbbbb';
 
 function mkdir(node: TestNode, path: string): void {
   node.disk.set(path, { type: 'directory', mode: 7 });
@@ -15,10 +13,7 @@ function mkdir(node: TestNode, path: string): void {
 
 /** A and B share d/x. */
 function sharedDirectory() {
-  const net = new TestNet(11);
-  const a = net.add(A, { create: true });
-  const b = net.add(B);
-  net.connect(a, b);
+  const { net, a, b } = pair(11);
   mkdir(a, 'd');
   a.write('d/x', 'x');
   net.run();
