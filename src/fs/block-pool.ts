@@ -160,7 +160,6 @@ export class BlockPool {
     p.resolve({ data, digest: r.digest as BlockHash });
   }
 
-  /** A worker died: what it held is done here (its buffers went with it: a read gets a new one, a hash job fails). */
   /** Stop a worker that has had nothing to do for a while (the next job starts another). */
   private retire(slot: Slot): void {
     slot.idleTimer = null;
@@ -170,6 +169,7 @@ export class BlockPool {
     void slot.worker.terminate();
   }
 
+  /** A worker died: what it held is done here (its buffers went with it: a read gets a new one, a hash job fails). */
   private lost(slot: Slot): void {
     if (!slot.alive) return;
     slot.alive = false;
