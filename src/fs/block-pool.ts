@@ -23,7 +23,6 @@
  */
 import { createHash } from 'node:crypto';
 import { Buffer } from 'node:buffer';
-import type { Worker } from 'node:worker_threads';
 import { open } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { blockBuffers, forgetOwnedMemory, markOwnedMemory, ownsMemory } from '../core/buffers.js';
@@ -31,6 +30,7 @@ import { hashWorkerIdleExitMs } from '../core/constants.js';
 import { PloppyError } from '../core/errors.js';
 import type { BlockHash } from '../core/ids.js';
 import { spawnWorker } from './hash-pool.js';
+import { markBusy, markIdle, removeSlot, stopAll, type WorkerSlot } from './worker-slot.js';
 
 /** Main thread to worker. */
 export type BlockJob =
@@ -54,12 +54,8 @@ interface Pending {
   readonly job: BlockJob;
 }
 
-interface Slot {
-  readonly worker: Worker;
-  alive: boolean;
+interface Slot extends WorkerSlot {
   readonly pending: Map<number, Pending>;
-  /** Stops the worker when it has been idle for the pool's idleExitMs. */
-  idleTimer: NodeJS.Timeout | null;
 }
 
 const sha256 = (data: Uint8Array): BlockHash => createHash('sha256').update(data).digest('hex') as BlockHash;
@@ -103,11 +99,7 @@ export class BlockPool {
 
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.slots.splice(0).map((s) => {
-      s.alive = false;
-      if (s.idleTimer !== null) clearTimeout(s.idleTimer);
-      return s.worker.terminate();
-    }));
+    await stopAll(this.slots);
   }
 
   private submit(job: BlockJob): Promise<HashedBlock> {
@@ -118,8 +110,7 @@ export class BlockPool {
         return;
       }
       slot.pending.set(job.id, { resolve, reject, job });
-      if (slot.idleTimer !== null) clearTimeout(slot.idleTimer);
-      slot.idleTimer = null;
+      markBusy(slot);
       if (slot.pending.size === 1) slot.worker.ref();
       slot.worker.postMessage(job, [job.buffer]);
     });
@@ -151,8 +142,7 @@ export class BlockPool {
     slot.pending.delete(r.id);
     if (slot.pending.size === 0) {
       slot.worker.unref();
-      slot.idleTimer = setTimeout(() => this.retire(slot), this.idleExitMs);
-      slot.idleTimer.unref();
+      markIdle(slot, this.idleExitMs, () => this.retire(slot));
     }
     if (!r.ok) return p.reject(failure(r));
     const data = Buffer.from(r.buffer, r.byteOffset, r.length);
@@ -163,19 +153,13 @@ export class BlockPool {
   /** Stop a worker that has had nothing to do for a while (the next job starts another). */
   private retire(slot: Slot): void {
     slot.idleTimer = null;
-    if (!slot.alive || slot.pending.size > 0) return;
-    slot.alive = false;
-    this.slots.splice(this.slots.indexOf(slot), 1);
-    void slot.worker.terminate();
+    if (slot.pending.size === 0 && removeSlot(this.slots, slot)) void slot.worker.terminate();
   }
 
   /** A worker died: what it held is done here (its buffers went with it: a read gets a new one, a hash job fails). */
   private lost(slot: Slot): void {
-    if (!slot.alive) return;
-    slot.alive = false;
+    if (!removeSlot(this.slots, slot)) return;
     this.dead++;
-    this.slots.splice(this.slots.indexOf(slot), 1);
-    if (slot.idleTimer !== null) clearTimeout(slot.idleTimer);
     for (const p of slot.pending.values()) {
       if (p.job.kind === 'read') this.runHere({ ...p.job, buffer: blockBuffers.take(p.job.headroom + p.job.length) }).then(p.resolve, p.reject);
       else p.reject(new PloppyError('FS_ERROR', 'a block worker stopped while hashing'));

@@ -24,6 +24,7 @@ import { ErrorCodes, PloppyError } from '../core/errors.js';
 import type { ErrorCode } from '../core/errors.js';
 import { hashFileAsync } from './hash-core.js';
 import type { FileDigest } from './hash-core.js';
+import { markBusy, markIdle, removeSlot, stopAll, type WorkerSlot } from './worker-slot.js';
 
 /** A worker's answer for one file. */
 export type HashOutcome = { ok: true; digest: FileDigest } | { ok: false; code: string; message: string };
@@ -39,12 +40,8 @@ interface Job {
   readonly reject: (e: Error) => void;
 }
 
-interface Slot {
-  readonly worker: Worker;
-  alive: boolean;
+interface Slot extends WorkerSlot {
   inFlight: { batch: number; jobs: Job[] } | null;
-  /** Stops the worker when it has been idle for hashWorkerIdleExitMs. */
-  idleTimer: NodeJS.Timeout | null;
 }
 
 /** Rebuild the worker's error: PloppyErrors keep their code, system errors their errno. */
@@ -142,12 +139,7 @@ export class HashPool {
   async close(): Promise<void> {
     this.closed = true;
     for (let job = this.queue.shift(); job !== undefined; job = this.queue.shift()) job.reject(new PloppyError('FS_ERROR', 'hash pool closed'));
-    const slots = this.slots.splice(0);
-    await Promise.all(slots.map((s) => {
-      s.alive = false;
-      if (s.idleTimer !== null) clearTimeout(s.idleTimer);
-      return s.worker.terminate();
-    }));
+    await stopAll(this.slots);
   }
 
   private startSlot(): Slot {
@@ -172,8 +164,7 @@ export class HashPool {
     while (this.queue.length > 0) {
       const slot = this.freeSlot();
       if (slot === null) break;
-      if (slot.idleTimer !== null) clearTimeout(slot.idleTimer);
-      slot.idleTimer = null;
+      markBusy(slot);
       const jobs = this.takeBatch();
       const batch = this.nextBatch++;
       slot.inFlight = { batch, jobs };
@@ -201,8 +192,7 @@ export class HashPool {
     if (flight === null || flight.batch !== result.batch) return;
     slot.inFlight = null;
     slot.worker.unref();
-    slot.idleTimer = setTimeout(() => this.retire(slot), this.idleExitMs);
-    slot.idleTimer.unref();
+    markIdle(slot, this.idleExitMs, () => this.retire(slot));
     flight.jobs.forEach((job, i) => {
       const outcome = result.results[i];
       if (outcome === undefined) job.reject(new PloppyError('FS_ERROR', `hash worker gave no result for ${job.path}`));
@@ -215,18 +205,13 @@ export class HashPool {
   /** Stop a worker that has had nothing to do for a while (the next job starts another). */
   private retire(slot: Slot): void {
     slot.idleTimer = null;
-    if (!slot.alive || slot.inFlight !== null) return;
-    slot.alive = false;
-    this.slots.splice(this.slots.indexOf(slot), 1);
-    void slot.worker.terminate();
+    if (slot.inFlight === null && removeSlot(this.slots, slot)) void slot.worker.terminate();
   }
 
+  /** A worker died: its batch goes back to the queue. */
   private lost(slot: Slot): void {
-    if (!slot.alive) return;
-    slot.alive = false;
+    if (!removeSlot(this.slots, slot)) return;
     this.dead++;
-    this.slots.splice(this.slots.indexOf(slot), 1);
-    if (slot.idleTimer !== null) clearTimeout(slot.idleTimer);
     if (slot.inFlight !== null) this.queue.requeue(slot.inFlight.jobs);
     slot.inFlight = null;
     if (!this.closed) this.pump();
