@@ -205,6 +205,17 @@ const entryHolds = (e: DiskEntry | undefined, v: FileVersion, blocksOf: (data: U
   return h.length === v.blocks.length && h.every((x, i) => x === v.blocks[i]);
 };
 
+/**
+ * The conflict copy of `loser` was made and then changed or deleted by
+ * someone who had it (the version at the copy path now is strictly newer than
+ * the copy, whose vector is the loser's): the write was kept, then causally
+ * superseded, as when a user removes a folder holding a conflict copy.
+ */
+function copySuperseded(state: State, copyPath: string, loser: FileVersion): boolean {
+  const now = state.files.get(copyPath)?.version;
+  return now !== undefined && compare(now.vv, loser.vv) === 'after';
+}
+
 /** Invariant 2, on one converged peer. */
 export function lostWrites(h: History, p: SimPeer): Finding[] {
   const state = (p.engine as { state: State }).state;
@@ -214,7 +225,7 @@ export function lostWrites(h: History, p: SimPeer): Finding[] {
     const final = state.files.get(v.path)?.version;
     if (final !== undefined && dominates(final.vv, v.vv)) continue;
     const kept = h.conflicts.some(
-      (c) => c.path === v.path && dominates(c.loser.vv, v.vv) && entryHolds(p.disk.get(c.copyPath), c.loser, (d) => p.disk.blockHashes(d)),
+      (c) => c.path === v.path && dominates(c.loser.vv, v.vv) && (entryHolds(p.disk.get(c.copyPath), c.loser, (d) => p.disk.blockHashes(d)) || copySuperseded(state, c.copyPath, c.loser)),
     );
     if (kept) continue;
     out.push({
