@@ -27,7 +27,8 @@ import type { SyncPath } from '../core/path.js';
 import type { WireMessage } from '../events/messages.js';
 import type { FileVersion } from '../events/version.js';
 import type { FileEntry } from '../projections/state.js';
-import type { Call, Link } from './context.js';
+import type { AnnounceSkip, Call, Link } from './context.js';
+import { versionKey } from './plans.js';
 
 const batchBytesMax = Math.floor(frameBytesMax / 2);
 
@@ -97,18 +98,26 @@ function flushHaves(groups: Group[], haves: readonly FileEntry[]): FileEntry[] {
 }
 
 /** A neighbour that announced exactly the version now at `path` needs no announcement of it. */
-const skipped = (skips: ReadonlyMap<SyncPath, ReadonlySet<PeerId>>, peer: PeerId, path: SyncPath): boolean => skips.get(path)?.has(peer) === true;
+/**
+ * Whether `peer` announced `version` itself, just committed here. Only that
+ * very version is skipped: when a merge or a local change in the same step
+ * moved the path on, the peer has not heard of what it holds now.
+ */
+function skipped(skips: ReadonlyMap<SyncPath, AnnounceSkip>, peer: PeerId, version: FileVersion): boolean {
+  const skip = skips.get(version.path);
+  return skip !== undefined && skip.peers.has(peer) && skip.key === versionKey(version);
+}
 
-function messageFor(call: Call, g: Group, skips: ReadonlyMap<SyncPath, ReadonlySet<PeerId>>, peer: PeerId, since: number, upTo: number): WireMessage | null {
+function messageFor(call: Call, g: Group, skips: ReadonlyMap<SyncPath, AnnounceSkip>, peer: PeerId, since: number, upTo: number): WireMessage | null {
   const id = call.messageId();
   switch (g.kind) {
     case 'have': {
       const files: FileVersion[] = [];
-      for (const e of g.entries) if (!skipped(skips, peer, e.version.path)) files.push(e.version);
+      for (const e of g.entries) if (!skipped(skips, peer, e.version)) files.push(e.version);
       return files.length === 0 ? null : { cmd: 'IHAVE', id, files, since, upTo };
     }
     case 'deleted':
-      return skipped(skips, peer, g.entry.version.path) ? null : { cmd: 'IDELETED', id, oldpath: g.entry.version.path, version: g.entry.version, since, upTo };
+      return skipped(skips, peer, g.entry.version) ? null : { cmd: 'IDELETED', id, oldpath: g.entry.version.path, version: g.entry.version, since, upTo };
     case 'moved':
       return {
         cmd: 'IMOVED', id, oldpath: g.from.version.path, newpath: g.to.version.path,
@@ -132,7 +141,7 @@ export function announceChanges(call: Call): void {
   skips.clear();
 }
 
-function sendRun(call: Call, link: Link, groups: readonly Group[], head: number, skips: ReadonlyMap<SyncPath, ReadonlySet<PeerId>>): void {
+function sendRun(call: Call, link: Link, groups: readonly Group[], head: number, skips: ReadonlyMap<SyncPath, AnnounceSkip>): void {
   let since = link.sentUpTo;
   for (let i = 0; i < groups.length; i++) {
     const g = groups[i] as Group;

@@ -214,7 +214,7 @@ function commitDone(call: Call, rec: Extract<EffectRecord, { kind: 'commit' }>, 
   if (result.ok) {
     if (plan !== undefined) {
       call.vol.plans.byPath.delete(rec.path);
-      call.vol.skipAnnounce.set(rec.path, plan.announcedBy);
+      call.vol.skipAnnounce.set(rec.path, { key: plan.key, peers: plan.announcedBy });
     }
     call.record({ type: 'FileCommitted', data: { path: rec.path, version: rec.version } });
     return;

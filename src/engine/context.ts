@@ -28,6 +28,12 @@ import type { Plans } from './plans.js';
 import type { Reconnects } from './reconnect.js';
 
 /** A live connection to a neighbour. */
+/** The version just committed at a path and the peers that announced it to us: they need not hear of it. */
+export interface AnnounceSkip {
+  readonly key: string;
+  readonly peers: ReadonlySet<PeerId>;
+}
+
 export interface Link {
   readonly peer: PeerId;
   address: string;
@@ -64,8 +70,8 @@ export interface Volatile {
   readonly plans: Plans;
   readonly effects: Map<EffectId, EffectRecord>;
   readonly reconnects: Reconnects;
-  /** Paths whose next announcement skips peers known to hold that very version. */
-  readonly skipAnnounce: Map<SyncPath, ReadonlySet<PeerId>>;
+  /** Paths whose next announcement skips peers known to hold that very version (by its versionKey). */
+  readonly skipAnnounce: Map<SyncPath, AnnounceSkip>;
   tickDueMs: number | null;
   nextEffect: number;
   started: boolean;
