@@ -188,8 +188,10 @@ export class Writer<B extends StoreBatch> {
     const batch = this.batchFor(events.length);
     for (let i = 0; i < bodies.length; i++) batch.store.putRecord(firstSeq + i, (recorded[i] as RecordedEvent).hash, bodies[i] as string);
     batch.events += bodies.length;
-    // The first open batch is next to be sealed, so its entries may join the checkpoint's at once.
-    if (state.meta.head === lastSeq) captureDirty(state, batch === this.open[0] ? this.checkpointEntries : batch.entries);
+    // The first open batch is next to be sealed, so its entries may join the checkpoint's at once,
+    // unless it took writes while it was further back: those sit in its own entries and are
+    // merged at its seal, where they must not overwrite anything newer.
+    if (state.meta.head === lastSeq) captureDirty(state, batch === this.open[0] && batch.entries.size === 0 ? this.checkpointEntries : batch.entries);
     this.headSeq = lastSeq;
     this.headHash = prev;
     batch.head = { seq: lastSeq, hash: prev };

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { AssertionError } from '../../../src/core/assert.js';
+import { groupCommitEventsMax } from '../../../src/core/constants.js';
 import { isPloppyError } from '../../../src/core/errors.js';
 import type { UpcasterRegistry } from '../../../src/events/codec.js';
 import { currentVersions, type RecordedEvent } from '../../../src/events/types.js';
@@ -15,7 +16,9 @@ import { appendEvents } from '../../../src/store/append.js';
 import type { EventLog } from '../../../src/store/event-log.js';
 import type { LogOptions } from '../../../src/store/log-common.js';
 import { nodeHasher } from '../../../src/store/node-ports.js';
-import { countingIds, recorder, sampleEvents, self, type Recorder } from './fixtures.js';
+import { countingIds, hashOf, recorder, sampleEvents, self, type Recorder } from './fixtures.js';
+import type { SyncPath } from '../../../src/core/path.js';
+import type { LocalObservation } from '../../../src/events/types.js';
 
 export interface LogHarness<L extends EventLog = EventLog> {
   readonly name: string;
@@ -37,6 +40,11 @@ export interface LogHarness<L extends EventLog = EventLog> {
 async function appendSample(log: EventLog, r: Recorder, count: number): Promise<readonly RecordedEvent[]> {
   return appendEvents(log, r.state, r.stamp(sampleEvents(log.head() + 1, count), log.head()));
 }
+
+/** A scan's view of a one-block file whose content is `n`. */
+const observation = (path: string, n: number): LocalObservation => ({
+  path: path as SyncPath, type: 'file', mode: 6, size: n, mtimeMs: n, blockSizeBytes: 131072, blocks: [hashOf(n)],
+});
 
 async function readAll(log: EventLog, options = {}): Promise<RecordedEvent[]> {
   const out: RecordedEvent[] = [];
@@ -193,6 +201,25 @@ export function eventLogContract<L extends EventLog>(h: LogHarness<L>): void {
       log = await h.reopen(log);
       assert.equal(log.head(), 4);
       assert.equal(serialiseState(await log.loadState()), asOfFirst);
+      await log.close();
+    });
+
+    it('keeps the newest projection entries when a batch waits behind a full one (a cold start equals the fold)', async () => {
+      // W commits while X (full) and Y wait; Y takes a write before and after X leaves the queue.
+      // Y's first capture must not overwrite its second in the checkpoint (bench/log found this).
+      let log = await h.create();
+      const r = recorder();
+      // As this peer, so local changes count its own versions (meta.ownCounter): re-folding one is not a no-op.
+      const created = { type: 'NetworkCreated', data: { networkId: 'n1', name: 'contract', peer: self, dir: '/share' } } as const;
+      const w = appendEvents(log, r.state, r.stamp([created], log.head()));
+      const x = appendSample(log, r, groupCommitEventsMax);
+      const y1 = appendEvents(log, r.state, r.stamp([{ type: 'LocalFileChanged', data: observation('late/a.txt', 1) }], log.head()));
+      await w;
+      const y2 = appendEvents(log, r.state, r.stamp([{ type: 'LocalFileChanged', data: observation('late/a.txt', 2) }], log.head()));
+      const y3 = appendEvents(log, r.state, r.stamp([{ type: 'LocalFileChanged', data: observation('late/b.txt', 3) }], log.head()));
+      await Promise.all([x, y1, y2, y3]);
+      log = await h.reopen(log);
+      assert.equal(serialiseState(await log.loadState()), serialiseState(r.state));
       await log.close();
     });
 
