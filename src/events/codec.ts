@@ -119,8 +119,18 @@ export function verifyChain(
   return v.result();
 }
 
-/** Incremental form of verifyChain, for async iteration over a store. */
-export function chainVerifier(hasher: Hasher, registry: UpcasterRegistry = upcasters, versions: SchemaVersions = currentVersions) {
+/** Sees each record that passed its checks, decoded, in sequence order (see chainVerifier). */
+export type RecordSink = (record: RecordedEvent) => void;
+
+/**
+ * Incremental form of verifyChain, for async iteration over a store. Every
+ * record that passes is handed to `onRecord`, so a caller that needs the
+ * records too (a replay with --verify, the simulator's verdict) reads and
+ * decodes the log once, not twice.
+ */
+export function chainVerifier(
+  hasher: Hasher, registry: UpcasterRegistry = upcasters, versions: SchemaVersions = currentVersions, onRecord?: RecordSink,
+) {
   let expectedSeq = 1;
   let prev = genesisHash;
   const fail = (seq: number, problem: VerifyProblem, message: string): VerifyFailure => ({ ok: false, seq, problem, message });
@@ -139,6 +149,7 @@ export function chainVerifier(hasher: Hasher, registry: UpcasterRegistry = upcas
       if (rec.prev !== prev) return fail(key, 'broken-link', `seq ${key}: previous-hash link does not match seq ${key - 1}`);
       prev = stored;
       expectedSeq++;
+      onRecord?.(rec);
       return null;
     },
     result(): VerifyResult {

@@ -172,20 +172,22 @@ async function verdict(w: World): Promise<void> {
   const history: History = emptyHistory();
   const findings: Finding[] = [];
   for (const p of w.peers) {
-    const records = await readLog(w, p.index);
-    // One fold of the log serves three checks: the history (lost writes, resurrections, conflicts),
-    // the rebuilt state (replay), and replay --verify (re-running the decisions over the recorded
-    // inputs gives the recorded decisions; the fold goes on past a mismatch).
+    // One pass over the log checks its hash chain and feeds one fold, which serves three checks:
+    // the history (lost writes, resurrections, conflicts), the rebuilt state (replay), and replay
+    // --verify (re-running the decisions over the recorded inputs gives the recorded decisions;
+    // the fold goes on past a mismatch). A broken chain stops the pass there and is the finding.
     const checker = new DecisionChecker({ onFolded: historyOf(p.index, history) });
-    for (const e of records) checker.push(e);
+    const chain = await p.log.verify({ onRecord: (e) => checker.push(e) });
+    if (!chain.ok) {
+      findings.push({ invariant: 'replay', message: `p${p.index}'s hash chain is broken at seq ${chain.seq}: ${chain.message}` });
+      continue;
+    }
     const decisions = checker.result();
     const rebuilt = checker.folded;
     rebuilt.dirty.clear();
     const replay = replayProblem(p, rebuilt);
     if (replay !== null) findings.push({ invariant: 'replay', message: replay });
     if (!decisions.ok) findings.push({ invariant: 'replay', message: `p${p.index}: re-running its decisions over its log differs at seq ${decisions.seq}: ${decisions.firstMismatch}` });
-    const chain = await p.log.verify();
-    if (!chain.ok) findings.push({ invariant: 'replay', message: `p${p.index}'s hash chain is broken at seq ${chain.seq}: ${chain.message}` });
   }
   findings.push(...conflictFindings(history), ...vectorCollisions(history));
   if (treesAgree) for (const p of w.peers) findings.push(...lostWrites(history, p), ...resurrections(history, p));

@@ -7,7 +7,7 @@
  * simulator's, with a crash model: only synced batches survive).
  */
 import type { StampedEvent } from '../engine/types.js';
-import type { VerifyResult } from '../events/codec.js';
+import type { RecordSink, VerifyResult } from '../events/codec.js';
 import type { RecordedEvent } from '../events/types.js';
 import type { State } from '../projections/state.js';
 
@@ -16,6 +16,10 @@ export interface ReadOptions {
   readonly from?: number;
   /** Last sequence to read (inclusive, default head). */
   readonly until?: number;
+}
+
+export interface VerifyOptions {
+  readonly onRecord?: RecordSink;
 }
 
 export interface EventLog {
@@ -46,7 +50,11 @@ export interface EventLog {
    * next checkpoint.
    */
   loadState(): Promise<State>;
-  /** Check the hash chain end to end; names the first bad sequence number. */
-  verify(): Promise<VerifyResult>;
+  /**
+   * Check the hash chain end to end; names the first bad sequence number.
+   * `onRecord` gets each record that passed, decoded, in order: a caller
+   * that also folds the log does it in the same pass.
+   */
+  verify(options?: VerifyOptions): Promise<VerifyResult>;
   close(): Promise<void>;
 }

@@ -36,7 +36,7 @@ import {
   writeLogKey,
   type HeadRecord,
 } from './encoding.js';
-import type { EventLog, ReadOptions } from './event-log.js';
+import type { EventLog, ReadOptions, VerifyOptions } from './event-log.js';
 import { checkHead, decodeStored, loadFrom, readRange, schemaOf, verifierFor, type LogOptions, type Schema } from './log-common.js';
 import { Writer, type Sealed, type StoreAdapter, type StoreBatch } from './writer.js';
 
@@ -333,9 +333,9 @@ export class LevelEventLog implements EventLog {
   }
 
   /** Walks the chain and reads the head record in one snapshot, so it may run while the log is written. */
-  async verify(): Promise<VerifyResult> {
+  async verify(options: VerifyOptions = {}): Promise<VerifyResult> {
     this.assertOpen();
-    const verifier = verifierFor(this.schema);
+    const verifier = verifierFor(this.schema, options.onRecord);
     const snapshot = this.db.snapshot();
     try {
       let seq = 1;

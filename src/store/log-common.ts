@@ -6,7 +6,7 @@
 import { assert } from '../core/assert.js';
 import { PloppyError } from '../core/errors.js';
 import type { Hasher } from '../core/ports.js';
-import { chainVerifier, decodeRecord, upcasters as defaultUpcasters, type SchemaVersions, type UpcasterRegistry, type VerifyResult } from '../events/codec.js';
+import { chainVerifier, decodeRecord, upcasters as defaultUpcasters, type RecordSink, type SchemaVersions, type UpcasterRegistry, type VerifyResult } from '../events/codec.js';
 import { currentVersions, type RecordedEvent } from '../events/types.js';
 import { stateFromEntries } from '../projections/snapshot.js';
 import { evolve, type State } from '../projections/state.js';
@@ -63,7 +63,7 @@ export function decodeStored(value: string, expectedSeq: number, schema: Schema)
 }
 
 /** The incremental chain check, fed one stored record at a time. */
-export const verifierFor = (schema: Schema) => chainVerifier(schema.hasher, schema.upcasters, schema.versions);
+export const verifierFor = (schema: Schema, onRecord?: RecordSink) => chainVerifier(schema.hasher, schema.upcasters, schema.versions, onRecord);
 
 /**
  * Compare a clean walk of the chain with the stored head record, which every

@@ -27,7 +27,7 @@ import type { State } from '../projections/state.js';
 import { assert } from '../core/assert.js';
 import { PloppyError } from '../core/errors.js';
 import { decodeHead, emptyHead, encodeHead, type HeadRecord } from './encoding.js';
-import type { EventLog, ReadOptions } from './event-log.js';
+import type { EventLog, ReadOptions, VerifyOptions } from './event-log.js';
 import { checkHead, decodeStored, loadFrom, readRange, schemaOf, verifierFor, type LogOptions, type Schema } from './log-common.js';
 import { Writer, type CommitMode, type Sealed, type StoreAdapter } from './writer.js';
 
@@ -145,9 +145,9 @@ export class MemoryEventLog implements EventLog {
     return loadFrom(this.store.projections, this.durableHead().seq, (from, until) => this.read({ from, until }));
   }
 
-  async verify(): Promise<VerifyResult> {
+  async verify(options: VerifyOptions = {}): Promise<VerifyResult> {
     this.assertOpen();
-    const verifier = verifierFor(this.schema);
+    const verifier = verifierFor(this.schema, options.onRecord);
     for (let i = 0; i < this.store.records.length; i++) {
       const problem = verifier.push(i + 1, this.store.records[i] as string);
       if (problem !== null) return problem;

@@ -28,6 +28,19 @@ export async function rebuild(log: EventLog, until?: number): Promise<State> {
   return state;
 }
 
+/**
+ * Check the chain and fold the log up to `until` in one pass over it. When
+ * the chain is broken the fold stopped at the break, so the rebuild is done
+ * again by reading past it (read() checks no hashes), as a plain rebuild would.
+ */
+async function verifyAndRebuild(log: EventLog, until: number): Promise<{ chain: VerifyResult; rebuilt: State }> {
+  const state = initialState();
+  state.dirty = new UntrackedKeys();
+  const chain = await log.verify({ onRecord: (e) => void (e.seq <= until && evolve(state, e)) });
+  state.dirty = new Set();
+  return { chain, rebuilt: chain.ok ? state : await rebuild(log, until) };
+}
+
 export interface ReplayReport {
   readonly ok: boolean;
   readonly head: number;
@@ -58,8 +71,7 @@ export async function replayReport(
 ): Promise<ReplayReport> {
   const head = log.head();
   const until = options.until === undefined ? head : Math.min(options.until, head);
-  const chain = await log.verify();
-  const rebuilt = await rebuild(log, until);
+  const { chain, rebuilt } = await verifyAndRebuild(log, until);
   const compared = until === head;
   const difference = compared ? firstDifference(stored, rebuilt) : null;
   const decisions = options.verifyDecisions === undefined ? undefined : await options.verifyDecisions(log, until);

@@ -255,6 +255,23 @@ export function eventLogContract<L extends EventLog>(h: LogHarness<L>): void {
       await log.close();
     });
 
+    it('hands verify()\'s caller every record that passed, as read() returns them, and none past a break', async () => {
+      let log = await h.create();
+      const r = recorder();
+      await appendSample(log, r, 3);
+      await appendSample(log, r, 2);
+      const seen: RecordedEvent[] = [];
+      assert.equal((await log.verify({ onRecord: (e) => seen.push(e) })).ok, true);
+      assert.deepEqual(seen, await readAll(log));
+      // Record 6 links to a hash that is not record 5's.
+      log = await h.injectRecord(log, 6, foreignRecord(6, 'f'.repeat(64), 'LocalFileDeleted', 1, { path: 'x' }));
+      const passed: number[] = [];
+      const verdict = await log.verify({ onRecord: (e) => passed.push(e.seq) });
+      assert.equal(!verdict.ok && verdict.seq, 6);
+      assert.deepEqual(passed, [1, 2, 3, 4, 5]);
+      await log.close();
+    });
+
     it('reports a stored record of an unknown type as EVENT_UNKNOWN_TYPE, without crashing', async () => {
       let log = await h.create();
       const r = recorder();
