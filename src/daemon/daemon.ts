@@ -30,7 +30,7 @@ import { BlockPool } from '../fs/block-pool.js';
 import { rememberDigest, sha256Hex } from '../fs/hash-core.js';
 import { HashPool } from '../fs/hash-pool.js';
 import type { IgnoreRules } from '../fs/ignore.js';
-import { scan, toLocalChanges, type ScanProgress, type ScanResult } from '../fs/scanner.js';
+import { scan, scanCacheOf, toLocalChanges, type ScanProgress, type ScanResult } from '../fs/scanner.js';
 import { Watcher } from '../fs/watcher.js';
 import type { NetworkPaths } from '../cli/home.js';
 import { createTransport, type Transport } from '../net/transport.js';
@@ -264,16 +264,12 @@ export class Daemon {
 
   // ------------------------------------------------------------ files
 
-  /** What the engine knows is on disk (at or under `under`, when given), with the inodes last seen. */
+  /**
+   * What the engine knows is on disk (at or under `under`, when given): each
+   * version with the mtime last seen for its content and the inode last seen.
+   */
   private cache(under?: SyncPath): Map<string, CachedEntry> {
-    const out = new Map<string, CachedEntry>();
-    const prefix = under === undefined ? '' : `${under}/`;
-    for (const [p, f] of this.engine.state.files) {
-      if (f.version.deleted || (under !== undefined && p !== under && !p.startsWith(prefix))) continue;
-      const ino = this.diskEntries.get(p)?.ino;
-      out.set(p, ino === undefined ? f.version : { ...f.version, ino });
-    }
-    return out;
+    return scanCacheOf(this.engine.state.files, this.diskEntries, under);
   }
 
   /**

@@ -31,7 +31,8 @@ import { isUnder, toSyncPath } from '../core/path.js';
 import type { SyncPath } from '../core/path.js';
 import type { LocalChange } from '../engine/types.js';
 import type { LocalObservation } from '../events/types.js';
-import { cacheMatches, entryWithoutBlocks, isTempName, observationOf, ownerBits, sameContent, typeOf } from './disk.js';
+import type { FileEntry } from '../projections/state.js';
+import { cacheMatches, entryWithoutBlocks, isTempName, observationOf, ownerBits, sameContent, sameMtime, typeOf } from './disk.js';
 import type { CachedEntry, DiskEntry } from './disk.js';
 import { errnoOf, isNotFound, SharedFolder } from './folder.js';
 import { hashFileAsync } from './hash-core.js';
@@ -73,6 +74,25 @@ export interface ScanOptions {
    * hashes arrive. The result's `changed` still lists them all.
    */
   readonly onChanged?: (observation: LocalObservation) => void;
+}
+
+/**
+ * The cache a scan of the shared folder is given (at or under `under`, when
+ * given): each live version of the files projection with the mtime last seen
+ * for its content (FileEntry.seenMtimeMs) and the inode last seen, if any.
+ */
+export function scanCacheOf(
+  files: ReadonlyMap<string, FileEntry>, seen: ReadonlyMap<string, { readonly ino: number }>, under?: SyncPath,
+): Map<string, CachedEntry> {
+  const out = new Map<string, CachedEntry>();
+  const prefix = under === undefined ? '' : `${under}/`;
+  for (const [p, f] of files) {
+    if (f.version.deleted || (under !== undefined && p !== under && !p.startsWith(prefix))) continue;
+    const ino = seen.get(p)?.ino;
+    const entry = f.seenMtimeMs === undefined ? f.version : { ...f.version, mtimeMs: f.seenMtimeMs };
+    out.set(p, ino === undefined ? entry : { ...entry, ino });
+  }
+  return out;
 }
 
 /** What a scan found, relative to the cache it was given. */
@@ -275,10 +295,16 @@ async function classify(walk: Walk, cache: ReadonlyMap<string, CachedEntry>, opt
   return out;
 }
 
-/** Record `entry`; it is a change unless the cache already says the same. */
+/**
+ * Record `entry`; it is a change unless the cache already says the same. A
+ * file with the cached content but another mtime (touched, or rewritten with
+ * the same bytes) is reported too: it makes no new version, but the engine
+ * remembers the mtime (FileEntry.seenMtimeMs), so the next scan trusts the
+ * file by its stat instead of hashing it again.
+ */
 function keep(out: Classified, cached: CachedEntry | undefined, entry: DiskEntry): void {
   out.entries.set(entry.path, entry);
-  if (cached !== undefined && sameContent(cached, entry)) {
+  if (cached !== undefined && sameContent(cached, entry) && (entry.type !== 'file' || sameMtime(cached.mtimeMs, entry.mtimeMs))) {
     out.unchanged++;
     return;
   }

@@ -32,6 +32,14 @@ import type { FileVersion } from '../events/version.js';
 export interface FileEntry {
   readonly version: FileVersion;
   readonly changedSeq: number;
+  /**
+   * The mtime this peer's scanner last saw on disk for this very content,
+   * when it is not the version's (the file was touched, or rewritten with
+   * the same bytes). Local: never sent, no new version, changedSeq unmoved.
+   * It lets the next scan, after a restart too, trust the file by its stat
+   * instead of hashing it again.
+   */
+  readonly seenMtimeMs?: number;
 }
 
 export type Reachability = 'direct' | 'indirect' | 'gone';
@@ -171,6 +179,15 @@ function observedVersion(s: State, obs: LocalObservation, e: EnvelopedEvent): Fi
   return obs.target === undefined ? base : { ...base, target: obs.target };
 }
 
+/** The current content seen again with another mtime: remember the mtime (see FileEntry.seenMtimeMs). */
+function noteSeenMtime(s: State, obs: LocalObservation): void {
+  const entry = s.files.get(obs.path);
+  if (entry === undefined || obs.mtimeMs === (entry.seenMtimeMs ?? entry.version.mtimeMs)) return;
+  const { version, changedSeq } = entry;
+  s.files.set(obs.path, obs.mtimeMs === version.mtimeMs ? { version, changedSeq } : { version, changedSeq, seenMtimeMs: obs.mtimeMs });
+  s.dirty.add(projectionPrefixes.files + obs.path);
+}
+
 const sameObservation = (v: FileVersion, o: LocalObservation): boolean =>
   v.type === o.type && v.mode === o.mode && v.size === o.size && (v.target ?? '') === (o.target ?? '') &&
   v.blocks.length === o.blocks.length && v.blocks.every((b, i) => b === o.blocks[i]);
@@ -208,6 +225,7 @@ function evolveFiles(s: State, e: EnvelopedEvent): void {
     case 'LocalFileChanged': {
       const v = observedVersion(s, e.data, e);
       if (v !== null) setFile(s, v, e.seq);
+      else noteSeenMtime(s, e.data);
       return;
     }
     case 'LocalFileDeleted': {

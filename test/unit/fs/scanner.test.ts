@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { LocalObservation } from '../../../src/events/types.js';
+import type { PeerId } from '../../../src/core/ids.js';
+import type { Event, LocalObservation, RecordedEvent } from '../../../src/events/types.js';
+import { evolve, initialState } from '../../../src/projections/state.js';
 import type { CachedEntry } from '../../../src/fs/disk.js';
 import { BlockHasher, hashFileAsync, hashFileSync } from '../../../src/fs/hash-core.js';
 import { HashPool } from '../../../src/fs/hash-pool.js';
-import { observe, scan, toLocalChanges } from '../../../src/fs/scanner.js';
+import { observe, scan, scanCacheOf, toLocalChanges } from '../../../src/fs/scanner.js';
 import type { ScanProgress } from '../../../src/fs/scanner.js';
 import { independentBlocks, patternBytes, sp, tempDir } from './helpers.js';
 
@@ -87,6 +89,8 @@ describe('block hashing', () => {
     }
   });
 });
+
+const self = 'a0a0a0a0a0a0a0a0' as PeerId;
 
 describe('scanner', () => {
   let root: string;
@@ -186,6 +190,36 @@ describe('scanner', () => {
     assert.deepEqual(second.changed.map((o) => o.path), ['a/b/c/deep.txt']);
     assert.deepEqual(byPath(second.changed).get('a/b/c/deep.txt')?.blocks, deep.blocks);
     assert.equal(second.unchanged, first.entries.size - 1);
+  });
+
+  it('reports a touched file once; folded, its new mtime is trusted by the next scan, after a restart too', async () => {
+    const dir = await tempDir('touch');
+    const file = path.join(dir, 't.txt');
+    await writeFile(file, 'same bytes');
+    const state = initialState();
+    let seq = 0;
+    const fold = (e: Event): void => void evolve(state, { ...e, seq: ++seq, hlc: { wallMs: 1_000 + seq, counter: 0 }, peer: self } as RecordedEvent);
+    fold({ type: 'NetworkCreated', data: { networkId: 'n', name: 'touch', peer: self, dir } });
+    const created = await scan(dir, { pool });
+    for (const o of created.changed) fold({ type: 'LocalFileChanged', data: o });
+    const before = state.files.get(sp('t.txt'));
+    await utimes(file, new Date(), new Date(Date.now() + 60_000));
+    // A restart: no inodes remembered, only the projection.
+    const hashed = (r: ScanProgress[]): number => r.at(-1)?.filesToHash ?? -1;
+    const progress1: ScanProgress[] = [];
+    const touched = await scan(dir, { pool, cache: scanCacheOf(state.files, new Map()), onProgress: (p) => progress1.push(p) });
+    assert.equal(hashed(progress1), 1, 'the touched file is hashed once');
+    assert.deepEqual(touched.changed.map((o) => o.path), ['t.txt']);
+    for (const o of touched.changed) fold({ type: 'LocalFileChanged', data: o });
+    const after = state.files.get(sp('t.txt'));
+    assert.equal(after?.version, before?.version, 'same content: no new version');
+    assert.equal(after?.changedSeq, before?.changedSeq, 'nothing for peers to list');
+    assert.equal(after?.seenMtimeMs, touched.changed[0]?.mtimeMs);
+    const progress2: ScanProgress[] = [];
+    const again = await scan(dir, { pool, cache: scanCacheOf(state.files, new Map()), onProgress: (p) => progress2.push(p) });
+    assert.equal(hashed(progress2), 0, 'trusted by its stat');
+    assert.deepEqual(again.changed, []);
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('reports a mode change without rehashing', async () => {
