@@ -24,6 +24,7 @@
  *   round (`reconcileLocal`).
  */
 import type { MessageId, PeerId } from '../core/ids.js';
+import { compareHlc } from '../core/hlc.js';
 import { compare } from '../core/vv.js';
 import type { SyncPath } from '../core/path.js';
 import { sameContent, type FileVersion } from '../events/version.js';
@@ -60,10 +61,24 @@ export function reconcile(d: Decider, r: FileVersion, from: PeerId, message: Mes
       // (A file or delete replacing a directory that still shelters entries its author never saw
       // is settled when removing the directory fails: reconcileNotEmpty. Judging it here would
       // take entries whose own deletes are merely still on their way for unseen ones.)
+      if (copyComing(d, r)) {
+        // That settling already kept `r` aside: the directory's vector takes r's only once the
+        // copy is on disk (mergeAfterCopy), so until then `r` still looks newer. Taking it again
+        // would fetch it and fail on the directory once more, for every re-announcement.
+        d.emit({ type: 'VersionSuperseded', data: { path: r.path, version: r, from, message, reason: 'lost' } });
+        return;
+      }
       return accept(d, r, from, message);
     case 'concurrent':
       return concurrent(d, r, [from], current, transfer?.sources ?? null, message, depth);
   }
+}
+
+/** `r` already lost at its path: its conflict copy (the very version, at the copy path) is being fetched. */
+function copyComing(d: Decider, r: FileVersion): boolean {
+  const copyPath = needsCopy(r) ? conflictCopyPath(r.path, r) : null;
+  const coming = copyPath === null ? undefined : d.state.transfers.get(copyPath)?.version;
+  return coming !== undefined && !coming.deleted && compare(coming.vv, r.vv) === 'equal' && compareHlc(coming.hlc, r.hlc) === 0;
 }
 
 function accept(d: Decider, version: FileVersion, from: PeerId, message: MessageId): void {

@@ -70,6 +70,12 @@ export class TestNode {
   corruptBlocks = false;
   /** Fail this many of the next local block copies with DISK_FULL (a disk that fills up, then frees). */
   failCopies = 0;
+  /**
+   * Refuse, as real drivers do, to replace or remove a directory that holds
+   * entries (DIR_NOT_EMPTY). Off by default: the older tests remove a parent
+   * before its entries and expect no failed op.
+   */
+  refuseNonEmptyDirs = false;
 
   engine: Engine;
 
@@ -188,6 +194,13 @@ export class TestNode {
     return hashes.length === expect.blocks.length && hashes.every((h, i) => h === expect.blocks[i]);
   }
 
+  /** A directory with entries below it at `path`: the driver refuses to replace or remove it (DIR_NOT_EMPTY). */
+  private shelters(path: string): boolean {
+    if (!this.refuseNonEmptyDirs || this.disk.get(path)?.type !== 'directory') return false;
+    for (const k of this.disk.keys()) if (k.startsWith(`${path}/`)) return true;
+    return false;
+  }
+
   private writeTemp(path: string, v: FileVersion, indices: readonly number[], data: Uint8Array): void {
     const key = tempKey(path, v);
     const t = this.temps.get(key) ?? new Uint8Array(v.size);
@@ -198,6 +211,7 @@ export class TestNode {
   execute(op: FsOp): EffectResult {
     const ok: EffectResult = { ok: true };
     const changed: EffectResult = { ok: false, code: 'FS_ERROR', message: 'changed on disk' };
+    const notEmpty: EffectResult = { ok: false, code: 'DIR_NOT_EMPTY', message: `${op.op === 'move' ? op.from : op.path} is a directory that still holds entries` };
     switch (op.op) {
       case 'writeBlock':
         if (nodeHasher.sha256(op.data) !== op.hash) throw new Error(`integrity: unverified block reached ${this.id}'s disk`);
@@ -214,6 +228,7 @@ export class TestNode {
       }
       case 'commitFile': {
         if (!this.matches(op.path, op.expect)) return changed;
+        if (this.shelters(op.path)) return notEmpty;
         const data = op.version.size === 0 ? new Uint8Array(0) : this.temps.get(tempKey(op.path, op.version));
         if (data === undefined) return { ok: false, code: 'BLOCK_HASH_MISMATCH', message: 'no temporary file' };
         const hashes = blocksOf(data, op.version.blockSizeBytes);
@@ -228,10 +243,12 @@ export class TestNode {
         return ok;
       case 'makeSymlink':
         if (!this.matches(op.path, op.expect)) return changed;
+        if (this.shelters(op.path)) return notEmpty;
         this.disk.set(op.path, { type: 'symlink', target: op.version.target ?? '', mode: op.version.mode });
         return ok;
       case 'remove':
         if (!this.matches(op.path, op.expect)) return changed;
+        if (this.shelters(op.path)) return notEmpty;
         this.disk.delete(op.path);
         return ok;
       case 'move': {

@@ -71,3 +71,38 @@ describe('engine: directories and what they hold', () => {
     assert.deepEqual(a.tree(), b.tree());
   });
 });
+
+describe('engine: a file that lost to a directory still sheltering entries', () => {
+  it('is not taken again when announced again while its conflict copy is still coming', () => {
+    const { net, a, b } = sharedDirectory();
+    b.refuseNonEmptyDirs = true;
+    net.cut(a.id, b.id);
+    b.write('d/y', 'new on b');
+    // A never saw d/y: it removes d/x and puts a file where the directory was.
+    a.remove('d/x');
+    a.disk.delete('d');
+    a.write('d', 'a file now');
+    net.connect(a, b);
+    // B takes A's file (its vector dominates the directory's), fails to replace the directory
+    // holding d/y, and keeps the directory: A's file is to be kept as a conflict copy.
+    while (!b.log.some((e) => e.type === 'ConflictDetected' && e.data.path === 'd') && net.step());
+    const copy = b.log.find((e) => e.type === 'ConflictDetected' && e.data.path === 'd');
+    assert.ok(copy?.type === 'ConflictDetected' && copy.data.rule === 'directory-beats-file', 'the directory won');
+    assert.ok(b.state.transfers.has(copy.data.copyPath), 'the copy is still being fetched');
+    const announce = [...a.sent].reverse().find((s) => s.to === b.id && s.msg.cmd === 'IHAVE' && s.msg.files.some((f) => f.path === 'd' && f.type === 'file'));
+    assert.ok(announce !== undefined);
+    // The same announcement again (a duplicate, or a LIST answer): the decision stands.
+    const [ops, sent, logged] = [b.ops.length, b.sent.length, b.log.length];
+    b.handle({ kind: 'received', from: a.id, msg: announce.msg });
+    const decided = b.log.slice(logged).map((e) => e.type);
+    assert.ok(!decided.includes('VersionAccepted'), `nothing is taken: ${decided.join(', ')}`);
+    assert.deepEqual(b.ops.slice(ops), [], 'no fs op');
+    assert.deepEqual(b.sent.slice(sent), [], 'nothing sent');
+    net.run();
+    net.advance(30_000);
+    assert.deepEqual(a.tree(), b.tree());
+    assert.equal(b.disk.get('d')?.type, 'directory');
+    assert.equal(b.read('d/y'), 'new on b');
+    assert.equal(b.read(copy.data.copyPath), 'a file now', 'the file is kept beside it');
+  });
+});
