@@ -427,7 +427,17 @@ export class LevelEventLog implements EventLog {
       else b.put(projectionKey(key), value);
     }
     b.put(headKey, encodeHead(sealed.head));
-    await b.write({ sync: true });
+    try {
+      await b.write({ sync: true });
+    } catch (e) {
+      if (!isNoSpace(e)) throw e;
+      throw new PloppyError(
+        'DISK_FULL',
+        `the disk holding the event log at ${this.location} is full: events after seq ${this.durable.seq} were not recorded ` +
+          '(everything recorded before is intact); free some space and start ploppy again',
+        { path: this.location, durableSeq: this.durable.seq },
+      );
+    }
     this.durable = sealed.head;
   }
 
@@ -442,9 +452,22 @@ interface LevelError {
   message?: unknown;
 }
 
-/** Name the common failure (another process holds the LOCK) clearly; pass others through. */
+/** LevelDB's failure for a full disk (it keeps the errno only in the message). */
+function isNoSpace(e: unknown): boolean {
+  const err = e as LevelError;
+  const says = (x: { code?: unknown; message?: unknown } | undefined): boolean =>
+    x?.code === 'LEVEL_IO_ERROR' && typeof x.message === 'string' && /No space left on device|Disk quota exceeded/.test(x.message);
+  return says(err) || says(err?.cause);
+}
+
+/** Name the common failures (another process holds the LOCK; a full disk) clearly; pass others through. */
 function openError(e: unknown, location: string): Error {
   const err = e as LevelError;
+  if (isNoSpace(e)) {
+    return new PloppyError('DISK_FULL', `cannot open the event log at ${location}: the disk holding it is full; free some space and try again`, {
+      path: location,
+    });
+  }
   if (err?.code === 'LEVEL_DATABASE_NOT_OPEN' && err.cause?.code === 'LEVEL_LOCKED') {
     return new PloppyError(
       'LOG_LOCKED',

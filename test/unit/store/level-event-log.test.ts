@@ -3,8 +3,8 @@
  * another process holds, and the key layout on disk.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +71,48 @@ describe('LevelEventLog on disk', () => {
     assert.equal(await exited, 0);
     const log = await LevelEventLog.open(dir);
     await log.close();
+  });
+
+  it('on a full disk: DISK_FULL for the write and for opening, and nothing acknowledged is lost', async (t) => {
+    // A small tmpfs of our own is the full disk (mounting needs root, as CI has).
+    const mountPoint = join(root, 'full');
+    mkdirSync(mountPoint);
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint]);
+    if (mount.status !== 0) {
+      t.skip(`cannot mount a tmpfs here: ${mount.stderr.toString().trim()}`);
+      return;
+    }
+    try {
+      const dir = join(mountPoint, 'log');
+      let log = await LevelEventLog.open(dir);
+      const r = recorder();
+      let acknowledged = 0;
+      const failure = await (async () => {
+        for (;;) {
+          const events = r.stamp([{ type: 'TimerFired', data: { timer: 'x'.repeat(4000 + (log.head() % 7)) } }], log.head());
+          try {
+            await appendEvents(log, r.state, events);
+            acknowledged = log.head();
+          } catch (e) {
+            return e;
+          }
+        }
+      })();
+      assert.ok(isPloppyError(failure, 'DISK_FULL'), String(failure));
+      assert.match(failure.message, new RegExp(`events after seq ${acknowledged} were not recorded`));
+      await log.close().catch(() => undefined);
+      // Still full: opening says so. With room again, every acknowledged event is there and the chain holds.
+      await assert.rejects(LevelEventLog.open(dir), (e: unknown) => isPloppyError(e, 'DISK_FULL') && e.message.includes(dir));
+      assert.equal(spawnSync('mount', ['-o', 'remount,size=4m', mountPoint]).status, 0);
+      log = await LevelEventLog.open(dir);
+      assert.equal(log.head(), acknowledged);
+      const verdict = await log.verify();
+      assert.equal(verdict.ok && verdict.head, acknowledged, verdict.ok ? '' : verdict.message);
+      assert.equal((await log.loadState()).meta.head, acknowledged);
+      await log.close();
+    } finally {
+      spawnSync('umount', [mountPoint]);
+    }
   });
 
   it('stores records in chunks keyed by their last sequence, 8 bytes big-endian, so byte order is sequence order', async () => {
