@@ -71,11 +71,12 @@ export class TestNode {
   /** Fail this many of the next local block copies with DISK_FULL (a disk that fills up, then frees). */
   failCopies = 0;
   /**
-   * Refuse, as real drivers do, to replace or remove a directory that holds
-   * entries (DIR_NOT_EMPTY). Off by default: the older tests remove a parent
-   * before its entries and expect no failed op.
+   * Keep the disk a tree, as real drivers do: refuse to replace or remove a
+   * directory that holds entries (DIR_NOT_EMPTY), and to write below a file
+   * (FS_ERROR). Off by default: the older tests remove a parent before its
+   * entries and expect no failed op.
    */
-  refuseNonEmptyDirs = false;
+  strictTree = false;
 
   engine: Engine;
 
@@ -196,8 +197,18 @@ export class TestNode {
 
   /** A directory with entries below it at `path`: the driver refuses to replace or remove it (DIR_NOT_EMPTY). */
   private shelters(path: string): boolean {
-    if (!this.refuseNonEmptyDirs || this.disk.get(path)?.type !== 'directory') return false;
+    if (!this.strictTree || this.disk.get(path)?.type !== 'directory') return false;
     for (const k of this.disk.keys()) if (k.startsWith(`${path}/`)) return true;
+    return false;
+  }
+
+  /** A file or symlink above `path` (strictTree): nothing can be written there. */
+  private underFile(path: string): boolean {
+    if (!this.strictTree) return false;
+    for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) {
+      const above = this.disk.get(path.slice(0, i));
+      if (above !== undefined && above.type !== 'directory') return true;
+    }
     return false;
   }
 
@@ -211,14 +222,17 @@ export class TestNode {
   execute(op: FsOp): EffectResult {
     const ok: EffectResult = { ok: true };
     const changed: EffectResult = { ok: false, code: 'FS_ERROR', message: 'changed on disk' };
+    const noParent: EffectResult = { ok: false, code: 'FS_ERROR', message: `${op.op === 'move' ? op.to : op.path}: a parent is not a directory` };
     const notEmpty: EffectResult = { ok: false, code: 'DIR_NOT_EMPTY', message: `${op.op === 'move' ? op.from : op.path} is a directory that still holds entries` };
     switch (op.op) {
       case 'writeBlock':
         if (nodeHasher.sha256(op.data) !== op.hash) throw new Error(`integrity: unverified block reached ${this.id}'s disk`);
+        if (this.underFile(op.path)) return noParent;
         this.writeTemp(op.path, op.version, op.indices, op.data);
         return ok;
       case 'copyBlock': {
         if (this.failCopies > 0 && this.failCopies-- > 0) return { ok: false, code: 'DISK_FULL', message: `disk full writing ${op.path}` };
+        if (this.underFile(op.path)) return noParent;
         const src = this.disk.get(op.fromPath);
         if (src?.type !== 'file') return { ok: false, code: 'FS_ERROR', message: `copy source ${op.fromPath} changed on disk` };
         const b = src.data.slice(op.fromOffset, op.fromOffset + op.length);
@@ -229,6 +243,7 @@ export class TestNode {
       case 'commitFile': {
         if (!this.matches(op.path, op.expect)) return changed;
         if (this.shelters(op.path)) return notEmpty;
+        if (this.underFile(op.path)) return noParent;
         const data = op.version.size === 0 ? new Uint8Array(0) : this.temps.get(tempKey(op.path, op.version));
         if (data === undefined) return { ok: false, code: 'BLOCK_HASH_MISMATCH', message: 'no temporary file' };
         const hashes = blocksOf(data, op.version.blockSizeBytes);
@@ -239,11 +254,13 @@ export class TestNode {
       }
       case 'makeDirectory':
         if (!this.matches(op.path, op.expect)) return changed;
+        if (this.underFile(op.path)) return noParent;
         this.disk.set(op.path, { type: 'directory', mode: op.version.mode });
         return ok;
       case 'makeSymlink':
         if (!this.matches(op.path, op.expect)) return changed;
         if (this.shelters(op.path)) return notEmpty;
+        if (this.underFile(op.path)) return noParent;
         this.disk.set(op.path, { type: 'symlink', target: op.version.target ?? '', mode: op.version.mode });
         return ok;
       case 'remove':

@@ -75,7 +75,7 @@ describe('engine: directories and what they hold', () => {
 describe('engine: a file that lost to a directory still sheltering entries', () => {
   it('is not taken again when announced again while its conflict copy is still coming', () => {
     const { net, a, b } = sharedDirectory();
-    b.refuseNonEmptyDirs = true;
+    b.strictTree = true;
     net.cut(a.id, b.id);
     b.write('d/y', 'new on b');
     // A never saw d/y: it removes d/x and puts a file where the directory was.
@@ -105,4 +105,28 @@ describe('engine: a file that lost to a directory still sheltering entries', () 
     assert.equal(b.read('d/y'), 'new on b');
     assert.equal(b.read(copy.data.copyPath), 'a file now', 'the file is kept beside it');
   });
+});
+
+describe('engine: a directory replaced by a file while the other side edits inside it', () => {
+  for (const seed of [1, 2, 3]) {
+    it(`keeps the edit in the directory and the file as a conflict copy (seed ${seed})`, () => {
+      const { net, a, b } = sharedDirectory();
+      a.strictTree = true;
+      b.strictTree = true;
+      net.cut(a.id, b.id);
+      a.remove('d/x');
+      a.remove('d');
+      a.write('d', 'a file now');
+      net.nowMs += 1000;
+      b.write('d/x', 'edited on b');
+      net.order = seed === 1 ? 'fifo' : seed === 2 ? 'lifo' : 'shuffle';
+      net.connect(a, b);
+      net.run();
+      net.advance(120_000);
+      assert.deepEqual(a.tree(), b.tree());
+      assert.equal(a.disk.get('d')?.type, 'directory');
+      assert.equal(a.read('d/x'), 'edited on b', 'modify beats the delete the file implied');
+      assert.ok(Object.entries(a.tree()).some(([path, v]) => path.startsWith('d.ploppy-conflict-') && v === '6:a file now'), 'the file is kept beside it');
+    });
+  }
 });
