@@ -59,6 +59,13 @@ export const reconnectDelayMaxMs = 60_000;
 export const hlcRemoteAheadMaxMs = 60 * 60 * 1000;
 
 // --- transfers
+/**
+ * Files whose blocks are being gathered (copied, fetched, written) at once.
+ * Further transfers wait as queued paths: a plan and its requests and
+ * received blocks cost memory, and a receiver of 20,000 small files held a
+ * plan for every one of them at once.
+ */
+export const filePlansGatheringMax = 512;
 export const requestWindowBlocks = 32;
 export const requestTimeoutMs = 10_000;
 export const blockRetriesMax = 8;

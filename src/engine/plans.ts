@@ -9,6 +9,13 @@
  * plan, a vanished one cancels it). After a restart every transfer in the
  * projection gets a fresh plan, so nothing here needs to be persisted.
  *
+ * At most filePlansGatheringMax file plans gather blocks at once: a file
+ * transfer beyond them waits as a path in `queued` (first come, first
+ * started) until one of them is ready, fails or goes. Directories, symlinks,
+ * removals and conflict copies never wait: they gather nothing, or a commit
+ * waits for them (a directory's entries wait for it, a conflict's winner for
+ * its copy), and a queued one could then hold everything up.
+ *
  * Phases: blocks (copying/fetching/writing) -> ready (every block in the
  * temporary file, or nothing to write) -> committing (the commit op is out);
  * `moving` is an IMOVED done as a local rename; `failed` waits for the next
@@ -76,7 +83,7 @@ function conflictPathOf(v: FileVersion): SyncPath | undefined {
   return p ?? undefined;
 }
 
-/** The plans by path; every change of the plan at a path is reported to `changed` (see Plans.parkBelow). */
+/** The plans by path; every change of the plan at a path is reported to `changed` (see Plans.parkBelow and Plans.gathering). */
 class PlanMap extends Map<SyncPath, Plan> {
   constructor(private readonly changed: (path: SyncPath) => void) {
     super();
@@ -95,6 +102,12 @@ class PlanMap extends Map<SyncPath, Plan> {
   }
 }
 
+/** A file transfer waiting for its plan: the version it is for, and the peers that announced that version. */
+export interface QueuedTransfer {
+  readonly key: string;
+  readonly announcedBy: PeerId[];
+}
+
 export class Plans {
   /**
    * Ready plans held back by the plan of a directory above them (it must be
@@ -104,7 +117,14 @@ export class Plans {
    * every input was quadratic.
    */
   private readonly parked = new Map<SyncPath, Set<SyncPath>>();
-  readonly byPath = new PlanMap((path) => this.unpark(path));
+  readonly byPath = new PlanMap((path) => {
+    this.unpark(path);
+    this.gathering.delete(path);
+  });
+  /** Paths whose file plan is in phase 'blocks' (what filePlansGatheringMax bounds). */
+  readonly gathering = new Set<SyncPath>();
+  /** Paths with a transfer that waits for a place among the gathering plans, oldest first. */
+  readonly queued = new Map<SyncPath, QueuedTransfer>();
   /** hash -> paths whose plan still waits for it from the network (needed or in flight). */
   readonly wanted = new Map<BlockHash, Set<SyncPath>>();
   /** Local copies outstanding per source path: a commit that replaces or removes the source waits. */
@@ -139,6 +159,11 @@ export class Plans {
       if (copies === undefined) this.copiesFor.set(conflictPath, (copies = new Set()));
       copies.add(path);
     }
+  }
+
+  /** The transfer at `path` is a conflict copy (its target is the pristine copy of a version): it never waits in `queued`. */
+  isConflictCopy(path: SyncPath): boolean {
+    return this.copyOf.has(path);
   }
 
   /** The ready plan at `path` waits for the plan at `above`: leave it until that plan changes. */

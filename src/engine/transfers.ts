@@ -3,9 +3,11 @@
  * have, block by block (DESIGN.md, "Blocks"; issue 3).
  *
  * Theory of operation
- * - A plan starts when state.transfers gets a new target (VersionAccepted).
- *   Each distinct block hash is either copied from a local file that holds it
- *   (the block index) or fetched from the network.
+ * - A plan starts when state.transfers gets a new target (VersionAccepted),
+ *   or, for a file, later when filePlansGatheringMax plans are gathering
+ *   already: it waits in plans.queued until one of them is ready, fails or
+ *   goes (see plans.ts). Each distinct block hash is either copied from a
+ *   local file that holds it (the block index) or fetched from the network.
  * - Fetching is pipelined: up to requestWindowBlocks requests per plan and
  *   outstandingRequestsPerPeerMax per peer are in flight, and each request
  *   goes to the least-loaded connected source that has not failed that block
@@ -25,7 +27,7 @@
  *   rescan when the file changed on disk, so we decide again on what is there).
  */
 import { blockLength } from '../core/blocks.js';
-import { blockRetriesMax, outstandingRequestsPerPeerMax, pingIntervalMs, requestTimeoutMs, requestWindowBlocks } from '../core/constants.js';
+import { blockRetriesMax, filePlansGatheringMax, outstandingRequestsPerPeerMax, pingIntervalMs, requestTimeoutMs, requestWindowBlocks } from '../core/constants.js';
 import type { BlockHash, PeerId } from '../core/ids.js';
 import type { SyncPath } from '../core/path.js';
 import type { FileVersion } from '../events/version.js';
@@ -51,7 +53,62 @@ export function syncPlan(call: Call, path: SyncPath): void {
   const plan = plans.byPath.get(path);
   if (plan !== undefined && t !== undefined && (plan.version === t.version || plan.key === versionKey(t.version))) return;
   if (plan !== undefined) cancelPlan(call, plan);
-  if (t !== undefined) startPlan(call, t.version);
+  if (t === undefined) plans.queued.delete(path);
+  else if (mustWait(call, t.version)) queue(call, t.version);
+  else startPlan(call, t.version);
+}
+
+/**
+ * Queue (or keep queued) the transfer to `version`, remembering who announced
+ * that very version in this call: a live plan learns that from the engine
+ * (Plan.announcedBy), a queued transfer has no plan yet.
+ */
+function queue(call: Call, version: FileVersion): void {
+  const queued = call.vol.plans.queued;
+  const key = versionKey(version);
+  let q = queued.get(version.path);
+  if (q === undefined || q.key !== key) queued.set(version.path, (q = { key, announcedBy: [] }));
+  for (const a of announcementsIn(call).get(version.path) ?? []) {
+    if (a.key === key && !q.announcedBy.includes(a.from)) q.announcedBy.push(a.from);
+  }
+}
+
+/** Call.announcedBy by path, built once per call (a LIST answer announces thousands of paths in one call). */
+const announcementsByCall = new WeakMap<Call, Map<SyncPath, { from: PeerId; key: string }[]>>();
+
+function announcementsIn(call: Call): ReadonlyMap<SyncPath, readonly { from: PeerId; key: string }[]> {
+  let byPath = announcementsByCall.get(call);
+  if (byPath === undefined) {
+    byPath = new Map();
+    for (const a of call.announcedBy) {
+      const list = byPath.get(a.path);
+      if (list === undefined) byPath.set(a.path, [a]);
+      else list.push(a);
+    }
+    announcementsByCall.set(call, byPath);
+  }
+  return byPath;
+}
+
+/** A file transfer waits while the gathering plans are at their bound, or others wait before it. */
+function mustWait(call: Call, version: FileVersion): boolean {
+  const plans = call.vol.plans;
+  if (version.deleted || version.type !== 'file' || plans.isConflictCopy(version.path)) return false;
+  return plans.queued.size > 0 || plans.gathering.size >= filePlansGatheringMax;
+}
+
+/** Start queued transfers, oldest first, while fewer than filePlansGatheringMax plans gather. */
+function startQueued(call: Call): void {
+  const plans = call.vol.plans;
+  for (const [path, q] of plans.queued) {
+    if (plans.gathering.size >= filePlansGatheringMax) return;
+    plans.queued.delete(path);
+    const t = call.state.transfers.get(path);
+    // Gone meanwhile, or a plan was made there another way (a move done as a rename).
+    if (t === undefined || plans.byPath.has(path)) continue;
+    const plan = startPlan(call, t.version);
+    if (plan.key === q.key) for (const peer of q.announcedBy) plan.announcedBy.add(peer);
+  }
 }
 
 export function cancelPlan(call: Call, plan: Plan): void {
@@ -79,6 +136,7 @@ export function startPlan(call: Call, version: FileVersion): Plan {
     plan.failedAtMs = call.nowMs;
     return plan;
   }
+  plans.gathering.add(plan.path);
   version.blocks.forEach((hash, i) => plan.indices.set(hash, [...(plan.indices.get(hash) ?? []), i]));
   for (const hash of plan.indices.keys()) if (!copyLocally(call, plan, hash)) toFetch(call, plan, hash);
   settle(call, plan);
@@ -113,9 +171,10 @@ function sourcesOf(call: Call, plan: Plan): PeerId[] {
 const announcedOnlyByUs = (call: Call, plan: Plan): boolean =>
   call.state.transfers.get(plan.path)?.sources.every((p) => p === call.state.meta.self) === true;
 
-/** Issue block requests for every plan, within the per-plan window and the per-peer limit. */
+/** Start what the queue lets start, then issue block requests for every plan, within the per-plan window and the per-peer limit. */
 export function pump(call: Call): void {
   const plans = call.vol.plans;
+  if (plans.queued.size > 0) startQueued(call);
   if (plans.hungry.size === 0) return; // nothing waits for a request (most calls)
   const batches = new Map<PeerId, BlockHash[]>();
   const spare = (): boolean => [...call.vol.links.values()].some((l) => !l.closing && l.requests < outstandingRequestsPerPeerMax);
@@ -211,6 +270,7 @@ export function failPlan(call: Call, plan: Plan, code: string, reason: string): 
   plan.phase = 'failed';
   plan.failedAtMs = call.nowMs;
   plan.attempts++;
+  call.vol.plans.gathering.delete(plan.path);
   call.vol.plans.unpark(plan.path);
   const events = call.record({ type: 'TransferFailed', data: { path: plan.path, reason, code } });
   // An abandoned target (abandonTarget) may have pushed aside versions our neighbours still hold there.
@@ -275,10 +335,12 @@ export function onPeerGone(call: Call, peer: PeerId): void {
   }
 }
 
-/** Late requests count as failures; failed plans start over. */
+/** Late requests count as failures; failed plans start over (when there is room among the gathering ones). */
 export function onTick(call: Call): void {
-  for (const plan of [...call.vol.plans.byPath.values()]) {
+  const plans = call.vol.plans;
+  for (const plan of [...plans.byPath.values()]) {
     if (plan.phase === 'failed' && call.nowMs - plan.failedAtMs >= retryDelayMs(plan.attempts)) {
+      if (plans.gathering.size >= filePlansGatheringMax) continue;
       cancelPlan(call, plan);
       const t = call.state.transfers.get(plan.path);
       if (t !== undefined) {
@@ -297,5 +359,6 @@ export function onTick(call: Call): void {
 export function settle(call: Call, plan: Plan): void {
   if (plan.phase !== 'blocks' || !blocksDone(plan)) return;
   plan.phase = 'ready';
+  call.vol.plans.gathering.delete(plan.path);
   call.vol.plans.ready.add(plan.path);
 }
