@@ -12,7 +12,7 @@
  */
 import { rmSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { Server } from 'node:net';
 import { blockBuffers } from '../core/buffers.js';
@@ -25,7 +25,7 @@ import { createEngine } from '../engine/index.js';
 import type { EffectResult, Engine, FsOp, Input } from '../engine/types.js';
 import type { WireMessage } from '../events/messages.js';
 import { Applier, type ReadBlockResult, type WriteOp } from '../fs/applier.js';
-import { isApplierTempName, type CachedEntry, type DiskEntry } from '../fs/disk.js';
+import { isApplierTempName, tempNameFor, type CachedEntry, type DiskEntry } from '../fs/disk.js';
 import { BlockPool } from '../fs/block-pool.js';
 import { rememberDigest, sha256Hex } from '../fs/hash-core.js';
 import { HashPool } from '../fs/hash-pool.js';
@@ -305,13 +305,30 @@ export class Daemon {
     return result;
   }
 
+  /**
+   * The temp files of the transfers the log says are under way: an earlier
+   * run was stopped or killed in the middle of them, and the engine looks for
+   * their blocks there before fetching any (FsOp keepBlock).
+   */
+  private resumableTemps(): Set<string> {
+    const out = new Set<string>();
+    const root = this.reader?.root ?? this.config.dir; // the scan lists temp files under the real path
+    for (const t of this.engine.state.transfers.values()) {
+      if (t.version.type !== 'file' || t.version.deleted) continue;
+      const parts = t.path.split('/');
+      const name = parts.pop() as string;
+      out.add(join(root, ...parts, tempNameFor(name, t.version)));
+    }
+    return out;
+  }
+
   private async scanAndWatch(): Promise<void> {
     // Peers may ask for blocks of the first files while the scan goes on: a reader serves them meanwhile.
     this.reader = await Applier.open(this.config.dir, { blocks: this.blocks });
     this.readerReadyResolve();
     const first = await this.runScan();
     this.ignoreRules = first.ignore;
-    await removeStaleTempFiles(first.tempFiles);
+    await removeStaleTempFiles(first.tempFiles, this.resumableTemps());
     this.watcher = await Watcher.start(this.config.dir, {
       ignore: first.ignore,
       known: this.diskEntries,
@@ -474,10 +491,13 @@ export class Daemon {
   }
 }
 
-/** Remove the applier's temp files an earlier run left (the first scan lists them). */
-async function removeStaleTempFiles(found: readonly string[]): Promise<void> {
+/**
+ * Remove the applier's temp files an earlier run left (the first scan lists
+ * them), except those of transfers still under way: their blocks are kept.
+ */
+async function removeStaleTempFiles(found: readonly string[], keep: ReadonlySet<string>): Promise<void> {
   for (const native of found) {
-    if (!isApplierTempName(basename(native))) continue;
+    if (!isApplierTempName(basename(native)) || keep.has(native)) continue;
     await unlink(native).catch(() => undefined); // gone already, or a directory that only looks like one
   }
 }

@@ -161,7 +161,8 @@ export class Driver {
  * them (DONTHAVE) or a PING, reading a block to serve it, and writing or
  * copying a verified block into a temporary file. None of these is seen by
  * anyone as a fact: a crash before the log is durable leaves at most a temp
- * file, which a restart removes, and requests that are asked again. Waiting
+ * file (which a restart removes, or keeps for a transfer still under way), and
+ * requests that are asked again. Waiting
  * for the log there put two group commits (one per peer, ~20 ms each on a
  * busy disk) into every block's round trip, which capped a transfer at a few
  * hundred blocks a second. Everything that changes what a peer or the folder
@@ -170,6 +171,6 @@ export class Driver {
  */
 function needsDurability(o: Output): boolean {
   if (o.kind === 'send') return !(o.msg.cmd === 'IWANT' || o.msg.cmd === 'DONTHAVE' || o.msg.cmd === 'PING' || o.msg.cmd === 'PONG');
-  if (o.kind === 'fs') return !(o.op.op === 'readBlock' || o.op.op === 'writeBlock' || o.op.op === 'copyBlock');
+  if (o.kind === 'fs') return !(o.op.op === 'readBlock' || o.op.op === 'writeBlock' || o.op.op === 'copyBlock' || o.op.op === 'keepBlock');
   return true;
 }

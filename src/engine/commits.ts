@@ -12,7 +12,7 @@ import { sameContent } from '../events/version.js';
 import type { MessageOf } from '../events/messages.js';
 import type { Call, EffectRecord } from './context.js';
 import { newPlan, versionKey, type Plan } from './plans.js';
-import { cancelPlan, expectAt, failPlan, settle } from './transfers.js';
+import { blockNotKept, cancelPlan, expectAt, failPlan, settle } from './transfers.js';
 import type { EffectResult, FsOp } from './types.js';
 
 const changedOnDisk = (r: EffectResult): boolean => !r.ok && /changed on disk/i.test(r.message);
@@ -182,6 +182,12 @@ function blockDone(call: Call, rec: Extract<EffectRecord, { kind: 'block' }>, re
   if (result.ok) {
     plan.indices.delete(rec.hash);
     call.record({ type: 'BlockVerified', data: { path: rec.path, hash: rec.hash, from: rec.from, size: rec.size } });
+    settle(call, plan);
+    return;
+  }
+  if (rec.kept === true) {
+    // Not in the temp file a restart left (or not all of it): copy or fetch it as usual.
+    blockNotKept(call, plan, rec.hash);
     settle(call, plan);
     return;
   }

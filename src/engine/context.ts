@@ -54,7 +54,8 @@ export interface Link {
 
 /** What an outstanding fs effect was for, so its outcome can be recorded and acted on. */
 export type EffectRecord =
-  | { kind: 'block'; path: SyncPath; key: string; hash: BlockHash; from: PeerId | null; size: number; readFrom: SyncPath | null }
+  /** `kept`: a keepBlock (the block looked for in a temp file a restart left); it is fetched or copied if not there. */
+  | { kind: 'block'; path: SyncPath; key: string; hash: BlockHash; from: PeerId | null; size: number; readFrom: SyncPath | null; kept?: true }
   /** `filesSeq`: the path's changedSeq when the op was issued, to notice the projection moving on meanwhile. */
   | { kind: 'commit'; path: SyncPath; key: string; version: FileVersion; filesSeq: number }
   | { kind: 'move'; from: SyncPath; to: SyncPath; tombstone: FileVersion; version: FileVersion; keyFrom: string; keyTo: string; filesSeqFrom: number; filesSeqTo: number }
@@ -75,6 +76,8 @@ export interface Volatile {
   tickDueMs: number | null;
   nextEffect: number;
   started: boolean;
+  /** Paths whose transfer a restart interrupted: their next plan first looks for its blocks in the temp file left behind. */
+  readonly resumable: Set<SyncPath>;
 }
 
 export interface EngineCore {

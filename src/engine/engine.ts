@@ -62,7 +62,7 @@ class SyncEngine implements Engine, EngineCore {
     this.vol = {
       links: new Map(), seen: new SeenMessages(), searches: new SeenMessages<PeerId>(),
       blocks: BlockIndex.fromFiles(options.state.files), plans: new Plans(), effects: new Map(),
-      reconnects: new Reconnects(), skipAnnounce: new Map(), tickDueMs: null, nextEffect: 1, started: false,
+      reconnects: new Reconnects(), skipAnnounce: new Map(), tickDueMs: null, nextEffect: 1, started: false, resumable: new Set(),
     };
   }
 
@@ -206,7 +206,10 @@ function start(call: Call): void {
   }
   wantJoinAddress(call);
   armReconnect(call);
-  for (const t of call.state.transfers.values()) call.touched.add(t.path);
+  for (const t of call.state.transfers.values()) {
+    call.touched.add(t.path);
+    call.vol.resumable.add(t.path);
+  }
 }
 
 function finish(call: Call): void {

@@ -124,6 +124,7 @@ function releaseRequest(call: Call, peer: PeerId): void {
 
 export function startPlan(call: Call, version: FileVersion): Plan {
   const plans = call.vol.plans;
+  const resumed = call.vol.resumable.delete(version.path);
   const plan = newPlan(version);
   plans.byPath.set(version.path, plan);
   if (version.deleted || version.type !== 'file') {
@@ -138,9 +139,30 @@ export function startPlan(call: Call, version: FileVersion): Plan {
   }
   plans.gathering.add(plan.path);
   version.blocks.forEach((hash, i) => plan.indices.set(hash, [...(plan.indices.get(hash) ?? []), i]));
-  for (const hash of plan.indices.keys()) if (!copyLocally(call, plan, hash)) toFetch(call, plan, hash);
+  for (const hash of plan.indices.keys()) {
+    if (resumed) keepFromTemp(call, plan, hash);
+    else if (!copyLocally(call, plan, hash)) toFetch(call, plan, hash);
+  }
   settle(call, plan);
   return plan;
+}
+
+/**
+ * A transfer a restart interrupted: its temp file may hold blocks already
+ * (rsync --partial, Syncthing's reuse of temp files). Each distinct block is
+ * looked for there first; one that is not there is copied or fetched as usual
+ * (blockNotKept).
+ */
+function keepFromTemp(call: Call, plan: Plan, hash: BlockHash): void {
+  const indices = plan.indices.get(hash) ?? [];
+  const size = blockLength(plan.version.size, plan.version.blockSizeBytes, indices[0] ?? 0);
+  plan.copying.add(hash);
+  call.fs({ op: 'keepBlock', path: plan.path, version: plan.version, indices, hash }, { kind: 'block', path: plan.path, key: plan.key, hash, from: null, size, readFrom: null, kept: true });
+}
+
+/** A block was not in the temp file after all: copy it from a local file, or fetch it. */
+export function blockNotKept(call: Call, plan: Plan, hash: BlockHash): void {
+  if (!copyLocally(call, plan, hash)) toFetch(call, plan, hash);
 }
 
 function toFetch(call: Call, plan: Plan, hash: BlockHash): void {

@@ -64,6 +64,13 @@ export type FsOp =
   | { op: 'writeBlock'; path: SyncPath; version: FileVersion; indices: readonly number[]; hash: BlockHash; data: Uint8Array }
   /** Copy a block that already exists in a local file into the temp file of (path, version). */
   | { op: 'copyBlock'; path: SyncPath; version: FileVersion; indices: readonly number[]; hash: BlockHash; fromPath: SyncPath; fromOffset: number; length: number }
+  /**
+   * Keep a block an interrupted transfer already wrote: after a restart, the
+   * temp file of (path, version) may hold it at `indices`. The driver reads
+   * and hashes them there and succeeds only if every one is `hash`, without
+   * creating or changing anything (a missing temp file is a failure).
+   */
+  | { op: 'keepBlock'; path: SyncPath; version: FileVersion; indices: readonly number[]; hash: BlockHash }
   /** Verify the temp file against version.blocks, fsync, rename into place, apply mode and mtime. */
   | { op: 'commitFile'; path: SyncPath; version: FileVersion; expect: FileVersion | null }
   | { op: 'makeDirectory'; path: SyncPath; version: FileVersion; expect: FileVersion | null }

@@ -117,7 +117,7 @@ const nothingLeft = (): Left => new Map();
 /** The paths an operation may change (temp files aside: nobody watches those). */
 function changedPaths(op: WriteOp): SyncPath[] {
   switch (op.op) {
-    case 'writeBlock': case 'copyBlock': return [];
+    case 'writeBlock': case 'copyBlock': case 'keepBlock': return [];
     case 'commitFile': case 'makeDirectory': case 'makeSymlink': case 'remove': return [op.path];
     case 'move': return [op.from, op.to];
   }
@@ -126,14 +126,16 @@ function changedPaths(op: WriteOp): SyncPath[] {
 const isPrepared = (x: PreparedCommit | EffectResult | undefined): x is PreparedCommit => x !== undefined && 'handle' in x;
 const isDiskEntry = (x: DiskEntry | EffectResult): x is DiskEntry => 'ino' in x;
 
-type BlockOp = Extract<WriteOp, { op: 'writeBlock' | 'copyBlock' }>;
+type BlockOp = Extract<WriteOp, { op: 'writeBlock' | 'copyBlock' | 'keepBlock' }>;
 
-/** The block writes starting at `i` (consecutive writeBlock and copyBlock operations). */
+const isBlockOp = (op: WriteOp): op is BlockOp => op.op === 'writeBlock' || op.op === 'copyBlock' || op.op === 'keepBlock';
+
+/** The block operations starting at `i` (consecutive writeBlock, copyBlock and keepBlock operations). */
 function blockGroupAt(ops: readonly WriteOp[], i: number): BlockOp[] {
   const group: BlockOp[] = [];
   for (let j = i; j < ops.length; j++) {
     const op = ops[j] as WriteOp;
-    if (op.op !== 'writeBlock' && op.op !== 'copyBlock') break;
+    if (!isBlockOp(op)) break;
     group.push(op);
   }
   return group;
@@ -214,7 +216,7 @@ export class Applier {
   apply(op: WriteOp): Promise<EffectResult> {
     return new Promise((resolve, reject) => {
       const queued = { op, resolve, reject };
-      if (op.op === 'writeBlock' || op.op === 'copyBlock') {
+      if (isBlockOp(op)) {
         this.countBlockPaths(op, 1);
         this.blockQueue.push(queued);
       } else if (this.orderedOthers > 0 || changedPaths(op).some((p) => this.blockPaths.has(p))) {
@@ -235,7 +237,7 @@ export class Applier {
     if (this.queue.length > 0) return this.queue.splice(0, applyBatchOpsMax);
     const batch = this.blockQueue.splice(0, applyBatchOpsMax);
     for (const { op } of batch) {
-      if (op.op === 'writeBlock' || op.op === 'copyBlock') this.countBlockPaths(op, -1);
+      if (isBlockOp(op)) this.countBlockPaths(op, -1);
       else this.orderedOthers--;
     }
     return batch;
@@ -347,6 +349,9 @@ export class Applier {
       case 'copyBlock':
         await this.copyBlocks(op, batch, i);
         return nothingLeft();
+      case 'keepBlock':
+        await this.keepBlocks(op, batch);
+        return nothingLeft();
       case 'commitFile':
         throw new AssertionError('commits run in groups (commitGroupAt)');
       case 'makeDirectory':
@@ -449,6 +454,30 @@ export class Applier {
     if (data.length !== op.length || sha256Hex(data) !== op.hash) throw changedOnDisk(op.fromPath, `block ${op.hash.slice(0, 12)} is no longer at offset ${op.fromOffset}`);
     await this.writeBlocks(op.path, op.version, op.indices, op.hash, data, batch, i);
     if (data.length >= hashOffThreadBytesMin) blockBuffers.give(data.buffer); // written: the bytes are no one's now
+  }
+
+  /**
+   * A block an interrupted transfer wrote before a restart (FsOp keepBlock):
+   * read and hashed where it sits in the temp file, which is neither created
+   * nor changed. Anything else (no temp file, a hole, other bytes) fails, and
+   * the engine fetches the block instead. The commit verifies every block again.
+   */
+  private async keepBlocks(op: Extract<WriteOp, { op: 'keepBlock' }>, batch: Batch): Promise<void> {
+    const { temp } = await this.locate(op.path, op.version, batch);
+    for (const index of op.indices) {
+      assert(op.version.blocks[index] === op.hash, `block ${index} of ${op.path} is not ${op.hash}`);
+      const length = blockLength(op.version.size, op.version.blockSizeBytes, index);
+      let data: Buffer;
+      try {
+        data = await this.readRange(temp, index * op.version.blockSizeBytes, length, 0);
+      } catch (e) {
+        if (isNotFound(e)) throw new PloppyError('FS_ERROR', `${op.path}: no temporary file from an earlier run`);
+        throw e;
+      }
+      const kept = data.length === length && sha256Hex(data) === op.hash;
+      if (data.length >= hashOffThreadBytesMin) blockBuffers.give(data.buffer);
+      if (!kept) throw new PloppyError('FS_ERROR', `${op.path}: block ${index} is not in the temporary file`);
+    }
   }
 
   /**

@@ -47,7 +47,8 @@ function describeOp(op: FsOp): string {
   switch (op.op) {
     case 'move': return `move ${op.from}->${op.to}`;
     case 'writeBlock':
-    case 'copyBlock': return `${op.op} ${op.path}[${op.indices.join(',')}]`;
+    case 'copyBlock':
+    case 'keepBlock': return `${op.op} ${op.path}[${op.indices.join(',')}]`;
     case 'readBlock': return `readBlock ${op.path}@${op.offset} for ${short(op.forPeer)}`;
     case 'rescan': return `rescan ${op.path === '' ? '*' : op.path}`;
     default: return `${op.op} ${op.path}`;

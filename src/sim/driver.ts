@@ -98,6 +98,7 @@ export class SimDriver {
     switch (op.op) {
       case 'writeBlock': return this.writeBlock(op, nowMs);
       case 'copyBlock': return this.copyBlock(op, nowMs);
+      case 'keepBlock': return this.keepBlock(op);
       case 'commitFile': return this.commitFile(op, nowMs);
       case 'makeDirectory': return this.makeDirectory(op, nowMs);
       case 'makeSymlink': return this.makeSymlink(op, nowMs);
@@ -185,6 +186,24 @@ export class SimDriver {
     if (!this.parents(op.path, nowMs)) return fail('FS_ERROR', `${op.path}: a parent is not a directory`, [op.path]);
     if (this.disk.full) return fail('DISK_FULL', `disk full writing ${op.path}`);
     this.writeInto(op.path, op.version, op.indices, bytes.slice());
+    return done();
+  }
+
+  /**
+   * A block a transfer wrote before a restart, looked for in its temp file.
+   * Here a crash loses every temp file (they are never synced before their
+   * commit), so after one this always fails and the block is fetched; the
+   * daemon keeps what a killed process wrote.
+   */
+  private keepBlock(op: Extract<FsOp, { op: 'keepBlock' }>): DriverOutcome {
+    if (!this.checkBlockClaims(op)) return fail('BLOCK_HASH_MISMATCH', `keep of ${op.hash.slice(0, 12)} in ${op.path}: wrong block`);
+    const t = this.temps.get(tempKey(op.path, op.version));
+    if (t === undefined) return fail('FS_ERROR', `${op.path}: no temporary file from an earlier run`);
+    for (const i of op.indices) {
+      const off = i * op.version.blockSizeBytes;
+      const bytes = t.data.subarray(off, off + blockLength(op.version.size, op.version.blockSizeBytes, i));
+      if (!t.written.has(i) || this.hasher.sha256(bytes) !== op.hash) return fail('FS_ERROR', `${op.path}: block ${i} is not in the temporary file`);
+    }
     return done();
   }
 

@@ -13,6 +13,15 @@ import { alive, cleanup, createPeer, describePeers, joinPeer, kill9, run, runJso
 const all: Peer[] = [];
 after(async () => cleanup(all));
 
+/** The peer's BlockVerified events (read from its log, offline or through the daemon) and its log head. */
+async function blockEvents(peer: Peer): Promise<{ head: number; events: { seq: number; from: string | null }[] }> {
+  const r = await run(peer, ['log', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const records = r.stdout.trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { seq: number; type: string; data: { from?: string | null } });
+  const events = records.filter((e) => e.type === 'BlockVerified').map((e) => ({ seq: e.seq, from: e.data.from ?? null }));
+  return { head: records.at(-1)?.seq ?? 0, events };
+}
+
 describe('kill -9 during a large transfer', { timeout: 240_000 }, () => {
   it('resumes after `ploppy start` and the content verifies', async () => {
     const a = await createPeer('ka');
@@ -30,10 +39,19 @@ describe('kill -9 during a large transfer', { timeout: 240_000 }, () => {
     await waitFor('B to die', () => !alive(b.pid), 10_000);
     assert.ok(!existsSync(join(b.dir, 'large.bin')) || statSync(join(b.dir, 'large.bin')).size !== data.length || !readFileSync(join(b.dir, 'large.bin')).equals(data),
       'the transfer was really interrupted (the test must kill mid-transfer)');
+    const headBefore = (await blockEvents(b)).head;
     await startPeer(b);
     await waitFor('large.bin complete on B', () => treesEqual([a, b]), 180_000, () => describePeers([a, b]));
     assert.ok(readFileSync(join(b.dir, 'large.bin')).equals(data), 'content verified byte for byte');
     assert.deepEqual(readdirSync(b.dir).filter((n) => n.startsWith('.ploppy-tmp-')), [], 'no temp file left behind');
+    // What the killed process wrote to its temp file was kept, not fetched again.
+    const after = (await blockEvents(b)).events.filter((e) => e.seq > headBefore);
+    const kept = after.filter((e) => e.from === null).length;
+    const fetched = after.filter((e) => e.from !== null).length;
+    const blocks = data.length / (128 * 1024);
+    console.log(`after the restart: ${kept} blocks kept from the temp file, ${fetched} fetched`);
+    assert.ok(kept > 0, `blocks kept from the temp file after the restart: ${kept}`);
+    assert.equal(kept + fetched, blocks, `${kept} kept + ${fetched} fetched after the restart make the file's ${blocks} blocks`);
     const replay = await run(b, ['replay']);
     assert.equal(replay.code, 0, `replay after the crash agrees: ${replay.stdout}${replay.stderr}`);
   });

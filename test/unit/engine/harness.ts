@@ -10,7 +10,7 @@
  *   A readBlock answers the asking peer with HEREIS/DONTHAVE, as a driver does.
  * - Timers are kept per node and fire when the test advances the clock.
  */
-import { blockCount } from '../../../src/core/blocks.js';
+import { blockCount, blockLength } from '../../../src/core/blocks.js';
 import type { BlockHash, EventId, MessageId, PeerId } from '../../../src/core/ids.js';
 import type { SyncPath } from '../../../src/core/path.js';
 import type { IdSource } from '../../../src/core/ports.js';
@@ -91,14 +91,16 @@ export class TestNode {
   /**
    * Crash and restart: links drop, temporary files and timers are lost, and a
    * new engine starts from the projections as the store would persist them.
+   * `keepTemps`: the process was killed, not the machine, so what it wrote
+   * to its temp files is still there.
    */
-  restart(): void {
+  restart(options: { keepTemps?: boolean } = {}): void {
     for (const other of this.net.nodes.values()) if (other !== this) this.net.cut(this.id, other.id, 'crash');
     const s = this.engine.state;
     const keys = ['m', ...[...s.files.keys()].map((k) => `f/${k}`), ...[...s.peers.keys()].map((k) => `p/${k}`),
       ...[...s.conflicts.keys()].map((k) => `c/${k}`), ...[...s.transfers.keys()].map((k) => `t/${k}`)];
     const state = stateFromEntries(keys.map((k) => [k, valueForKey(s, k) as string]));
-    this.temps.clear();
+    if (options.keepTemps !== true) this.temps.clear();
     this.timers.clear();
     this.engine = createEngine({ state, deps: { hasher: nodeHasher, ids: testIds(parseInt(this.id.slice(0, 3), 16)) }, selfAddress: this.address });
   }
@@ -230,6 +232,17 @@ export class TestNode {
         if (this.underFile(op.path)) return noParent;
         this.writeTemp(op.path, op.version, op.indices, op.data);
         return ok;
+      case 'keepBlock': {
+        const t = this.temps.get(tempKey(op.path, op.version));
+        if (t === undefined) return { ok: false, code: 'FS_ERROR', message: `${op.path}: no temporary file from an earlier run` };
+        for (const i of op.indices) {
+          const at = i * op.version.blockSizeBytes;
+          if (nodeHasher.sha256(t.subarray(at, at + blockLength(op.version.size, op.version.blockSizeBytes, i))) !== op.hash) {
+            return { ok: false, code: 'FS_ERROR', message: `${op.path}: block ${i} is not in the temporary file` };
+          }
+        }
+        return ok;
+      }
       case 'copyBlock': {
         if (this.failCopies > 0 && this.failCopies-- > 0) return { ok: false, code: 'DISK_FULL', message: `disk full writing ${op.path}` };
         if (this.underFile(op.path)) return noParent;
