@@ -102,6 +102,8 @@ export class TestNode {
     const state = stateFromEntries(keys.map((k) => [k, valueForKey(s, k) as string]));
     if (options.keepTemps !== true) this.temps.clear();
     this.timers.clear();
+    // The dead process hears no more outcomes of its effects (a new one numbers its effects afresh).
+    this.net.dropInFlight((q) => q.to === this.id && q.input.kind === 'effectDone');
     this.engine = createEngine({ state, deps: { hasher: nodeHasher, ids: testIds(parseInt(this.id.slice(0, 3), 16)) }, selfAddress: this.address });
   }
 
