@@ -18,7 +18,7 @@ import type { Decider } from './decider.js';
 import { decideCantSee, decideLearned, decideLinkLost } from './peers.js';
 import { decideResolve } from './resolve.js';
 import { abandonTarget, mergeAfterCopy } from './conflict-records.js';
-import { reconcile, reconcileLocal, reconcileNotEmpty } from './versions.js';
+import { reconcile, reconcileLocal, reconcileNotEmpty, reconcileUnderFile } from './versions.js';
 
 export const decisionTypes: ReadonlySet<EventType> = new Set<EventType>([
   'VersionAccepted', 'VersionSuperseded', 'VersionsMerged', 'ConflictDetected', 'ConflictResolved', 'PeerLearned', 'PeerLost',
@@ -63,7 +63,7 @@ function decideInput(d: Decider, input: EnvelopedEvent): void {
     case 'TransferFailed':
       if (input.data.code === 'DIR_NOT_EMPTY') reconcileNotEmpty(d, input.data.path, eventId);
       if (input.data.code === 'BLOCK_UNAVAILABLE') abandonTarget(d, input.data.path);
-      return;
+      return reconcileUnderFile(d, input.data.path, eventId);
     case 'PeerDisconnected':
       return decideLinkLost(d, input.data.peer);
     case 'ResolveRequested':

@@ -22,6 +22,9 @@
  *   copy exists could let peers overwrite the only remaining copy of it.
  * - A local change under a transfer is the same question asked the other way
  *   round (`reconcileLocal`).
+ * - Trees: a file or delete that meets a directory still holding entries it
+ *   never saw loses to it (`reconcileNotEmpty`), and so does a file on our
+ *   disk that an incoming entry cannot be placed below (`reconcileUnderFile`).
  */
 import type { MessageId, PeerId } from '../core/ids.js';
 import { compareHlc } from '../core/hlc.js';
@@ -189,6 +192,53 @@ export function reconcileNotEmpty(d: Decider, path: SyncPath, message: MessageId
   const local = d.state.files.get(path)?.version;
   if (t === undefined || local === undefined || !replacesShelter(d, t.version, local)) return;
   concurrent(d, t.version, t.sources, local, null, message, 0, true);
+}
+
+/**
+ * The mode of a directory brought back by `reconcileUnderFile`: owner rwx, so
+ * the entries it comes back for can be written. (The directory's own version
+ * was replaced by the file and is no longer in the state; every peer that
+ * brings one back makes the same content, so their versions merge silently.)
+ */
+const restoredDirectoryModeBits = 7;
+
+/**
+ * A live version at `path` could not be placed (TransferFailed, any reason):
+ * if our disk holds a file or symlink above it, it never will be. That file
+ * replaced the directory without having seen this entry (our user's file
+ * over a folder whose incoming entries they never saw, or one we committed
+ * before the entry arrived), so, as on every peer whose directory still holds
+ * such an entry (reconcileNotEmpty), `directory-beats-file`: the directory
+ * comes back with a vector above the file's, and the file is kept as its
+ * conflict copy. Without this the entry, and a commit waiting for it (a
+ * conflict's winner waits for its loser's copy), would wait for ever.
+ */
+export function reconcileUnderFile(d: Decider, path: SyncPath, message: MessageId): void {
+  const target = d.state.transfers.get(path)?.version;
+  if (target === undefined || target.deleted) return;
+  const file = fileAbove(d, path);
+  // (A file whose copy name would not fit stays: better an entry that waits than a write lost.)
+  if (file === null || conflictCopyPath(file.path, file) === null) return;
+  const directory: FileVersion = {
+    path: file.path, type: 'directory', mode: restoredDirectoryModeBits, size: 0, mtimeMs: file.mtimeMs,
+    blockSizeBytes: file.blockSizeBytes, blocks: [], deleted: false, vv: file.vv, hlc: d.input.hlc, author: d.self,
+  };
+  concurrent(d, directory, [d.self], file, null, message, 0, true);
+}
+
+/**
+ * The file or symlink our disk holds at the shallowest ancestor of `path`, or
+ * null. Null too while a transfer is under way at that ancestor: what it
+ * brings (a directory, a delete, another file) is judged when it lands.
+ */
+function fileAbove(d: Decider, path: SyncPath): FileVersion | null {
+  for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) {
+    const above = path.slice(0, i);
+    const v = d.state.files.get(above)?.version;
+    if (v === undefined || v.deleted || v.type === 'directory') continue;
+    return d.state.transfers.has(above) ? null : v;
+  }
+  return null;
 }
 
 /**

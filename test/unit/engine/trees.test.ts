@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { A, B, p, pair, type TestNode } from './harness.js';
+import { compare } from '../../../src/core/vv.js';
+import { A, B, p, pair, testIds, type TestNode } from './harness.js';
 
 
 function mkdir(node: TestNode, path: string): void {
@@ -129,4 +130,46 @@ describe('engine: a directory replaced by a file while the other side edits insi
       assert.ok(Object.entries(a.tree()).some(([path, v]) => path.startsWith('d.ploppy-conflict-') && v === '6:a file now'), 'the file is kept beside it');
     });
   }
+});
+
+describe('engine: a folder replaced by a file while a conflict copy is still to be placed in it', () => {
+  it('brings the directory back, keeps the file as its conflict copy, and nothing waits for ever', () => {
+    const { net, a, b } = sharedDirectory();
+    a.strictTree = true;
+    b.strictTree = true;
+    net.cut(a.id, b.id);
+    a.write('d/x', 'mine');
+    net.nowMs += 1000;
+    b.write('d/x', 'theirs');
+    // B's edit reaches A (later, so it wins): A keeps its own as a copy inside d, made from its disk,
+    // and the winner's commit waits for that copy.
+    const theirs = b.state.files.get('d/x')?.version;
+    assert.ok(theirs !== undefined);
+    a.handle({ kind: 'received', from: b.id, msg: { cmd: 'IHAVE', id: testIds(5).messageId(), files: [theirs], upTo: 1 } });
+    const conflict = a.log.find((e) => e.type === 'ConflictDetected' && e.data.path === 'd/x');
+    assert.ok(conflict?.type === 'ConflictDetected' && conflict.data.winner.author === b.id);
+    const copyPath = conflict.data.copyPath;
+    assert.ok(a.state.transfers.has(copyPath), 'the copy is on its way');
+    // Before the copy is placed, A's user moves the file out and replaces the folder by a file.
+    a.rename('d/x', 'kept.txt');
+    a.disk.delete('d');
+    a.write('d', 'a file now');
+    // B's author deletes its edit, so B holds nothing below d that would bring the directory back.
+    b.remove('d/x');
+    net.run();
+    net.advance(30_000);
+    const back = a.log.find((e) => e.type === 'ConflictDetected' && e.data.path === 'd');
+    assert.ok(back?.type === 'ConflictDetected' && back.data.rule === 'directory-beats-file', 'A brought the directory back itself');
+    assert.equal(a.disk.get('d')?.type, 'directory');
+    assert.equal(a.read(copyPath), 'mine', 'the copy was placed');
+    assert.equal(a.read(back.data.copyPath), 'a file now', 'the user\'s file is kept beside the directory');
+    net.connect(a, b);
+    net.run();
+    net.advance(120_000);
+    assert.deepEqual(a.tree(), b.tree());
+    for (const node of [a, b]) assert.deepEqual([...node.state.transfers.keys()], [], `${node.id.slice(0, 1)} waits for nothing`);
+    // So B's delete of its edit was committed on A too: A's index at d/x covers that edit.
+    const atX = a.state.files.get('d/x')?.version;
+    assert.ok(atX?.deleted === true && compare(theirs.vv, atX.vv) === 'before', 'A holds a delete that supersedes B\'s edit');
+  });
 });
