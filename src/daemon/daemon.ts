@@ -37,7 +37,7 @@ import { createTransport, type Transport } from '../net/transport.js';
 import { formatAddress, parseAddress } from '../net/address.js';
 import { derivePskAsync } from '../net/secret.js';
 import type { Session } from '../net/session.js';
-import { LevelEventLog } from '../store/level-event-log.js';
+import { daemonLevelWriteBufferBytes, LevelEventLog } from '../store/level-event-log.js';
 import { nodeHasher, nodeIds } from '../store/node-ports.js';
 import { readConfig, writeConfig, type NetworkConfig } from './config.js';
 import { serveControl } from './control.js';
@@ -96,7 +96,7 @@ export class Daemon {
     const config = readConfig(paths);
     // The key derivation (scrypt) runs on the thread pool while the log opens; listen() then finds it done.
     if (config.secret !== null) derivePskAsync(config.secret, config.name).catch(() => undefined);
-    const eventLog = await LevelEventLog.open(paths.db);
+    const eventLog = await LevelEventLog.open(paths.db, { writeBufferBytes: daemonLevelWriteBufferBytes });
     const d = new Daemon(paths, eventLog);
     try {
       await d.boot();

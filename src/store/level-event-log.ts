@@ -47,6 +47,17 @@ import { Writer, type Sealed, type StoreAdapter, type StoreBatch } from './write
  */
 export const levelWriteBufferBytes = 16 * 1024 * 1024;
 /**
+ * The daemon's write buffer: LevelDB's 4 MiB default. A daemon's log grows by
+ * a few megabytes a second at most, and the buffer (plus the one being
+ * flushed) is resident memory the daemon's 150 MB budget cannot spare.
+ */
+export const daemonLevelWriteBufferBytes = 4 * 1024 * 1024;
+
+/** LogOptions, and LevelDB's write buffer (default levelWriteBufferBytes). */
+export interface LevelLogOptions extends LogOptions {
+  readonly writeBufferBytes?: number;
+}
+/**
  * LevelDB memory-maps every table it opens and unmaps it only when the table
  * leaves its cache, so a full scan leaves the whole log resident unless the
  * cache is small. These bound the mapped pages to about 64 tables of 1 MiB:
@@ -275,11 +286,11 @@ export class LevelEventLog implements EventLog {
   }
 
   /** Open (creating if missing) the log at `location`. A LOCK held elsewhere is LOG_LOCKED. */
-  static async open(location: string, options: LogOptions = {}): Promise<LevelEventLog> {
+  static async open(location: string, options: LevelLogOptions = {}): Promise<LevelEventLog> {
     const db: Db = new ClassicLevel<Buffer, string>(location, {
       keyEncoding: 'buffer',
       valueEncoding: 'utf8',
-      writeBufferSize: levelWriteBufferBytes,
+      writeBufferSize: options.writeBufferBytes ?? levelWriteBufferBytes,
       maxOpenFiles: levelOpenFilesMax,
       maxFileSize: levelTableBytesMax,
     });
