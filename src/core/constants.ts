@@ -77,6 +77,14 @@ export const groupCommitDelayMs = 0;
 // --- file system: scanner, watcher, applier (src/fs)
 /** Name prefix of the applier's temporary files: never synced, announced or applied. */
 export const tempFilePrefix = '.ploppy-tmp-';
+/**
+ * The directory, at the shared folder's root, where the applier assembles
+ * incoming files (its name has the temp prefix, so it is never synced or
+ * watched). Writing there rather than beside the target keeps the target
+ * directory quiet until the rename: each write into a watched directory is an
+ * inotify event, and chokidar answers each with a listing of that directory.
+ */
+export const stagingDirName = '.ploppy-tmp-staging';
 /** Per-directory ignore rules in gitignore syntax. */
 export const ignoreFileName = '.ploppyignore';
 /** Read size for hashing and verifying files: large sequential reads, few syscalls. */

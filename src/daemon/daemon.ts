@@ -25,7 +25,7 @@ import { createEngine } from '../engine/index.js';
 import type { EffectResult, Engine, FsOp, Input } from '../engine/types.js';
 import type { WireMessage } from '../events/messages.js';
 import { Applier, type ReadBlockResult, type WriteOp } from '../fs/applier.js';
-import { isApplierTempName, tempNameFor, type CachedEntry, type DiskEntry } from '../fs/disk.js';
+import { isApplierTempName, stagedTempPath, tempNameFor, type CachedEntry, type DiskEntry } from '../fs/disk.js';
 import { BlockPool } from '../fs/block-pool.js';
 import { rememberDigest, sha256Hex } from '../fs/hash-core.js';
 import { HashPool } from '../fs/hash-pool.js';
@@ -308,7 +308,8 @@ export class Daemon {
   /**
    * The temp files of the transfers the log says are under way: an earlier
    * run was stopped or killed in the middle of them, and the engine looks for
-   * their blocks there before fetching any (FsOp keepBlock).
+   * their blocks there before fetching any (FsOp keepBlock). Each may be in
+   * the staging directory or, for a target on another file system, beside it.
    */
   private resumableTemps(): Set<string> {
     const out = new Set<string>();
@@ -317,6 +318,7 @@ export class Daemon {
       if (t.version.type !== 'file' || t.version.deleted) continue;
       const parts = t.path.split('/');
       const name = parts.pop() as string;
+      out.add(stagedTempPath(root, t.path, t.version));
       out.add(join(root, ...parts, tempNameFor(name, t.version)));
     }
     return out;

@@ -3,9 +3,15 @@
  * shared folder, and serves block reads for peers.
  *
  * Theory of operation
- * - Content is assembled in a temp file beside its target,
- *   `.ploppy-tmp-<hash8>-<basename>` (never synced or announced). Each block is
- *   hashed before it is written: no block reaches disk unless its hash matches.
+ * - Content is assembled in a temp file in the staging directory at the
+ *   folder's root (`.ploppy-tmp-staging/.ploppy-tmp-<hash8>-<path12>-<basename>`,
+ *   never synced, announced or watched), so the target's directory sees one
+ *   event, the rename, instead of one per write (each wakes the watcher's
+ *   listing of that directory). A target on another file system than the root
+ *   (a mount point inside the folder) gets its temp file beside it instead,
+ *   `.ploppy-tmp-<hash8>-<basename>`, since a rename cannot cross file systems.
+ *   Each block is hashed before it is written: no block reaches disk unless
+ *   its hash matches.
  * - commitFile hashes the whole temp file again against version.blocks, sets
  *   mode and mtime, fsyncs it, renames it into place and fsyncs the directory.
  *   Permission bits: the owner's come from the version; group and other get
@@ -37,8 +43,8 @@
  *   before and after, with the entry left behind, so the applier's own writes
  *   are not reported back as local changes.
  */
-import { chmod, lutimes, mkdir, open, readdir, readlink, rename, rm, symlink, unlink, utimes } from 'node:fs/promises';
-import { closeSync, constants, fchmodSync, fstatSync, futimesSync, openSync, readSync, renameSync } from 'node:fs';
+import { chmod, lstat, lutimes, mkdir, open, readdir, readlink, rename, rm, symlink, unlink, utimes } from 'node:fs/promises';
+import { closeSync, constants, lstatSync, fchmodSync, fstatSync, futimesSync, openSync, readSync, renameSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AssertionError, assert } from '../core/assert.js';
@@ -56,7 +62,7 @@ import {
   readFully, removeEmptyDirectory, writeFully,
 } from './applier-support.js';
 import type { HashFile } from './applier-support.js';
-import { diskModeFor, isApplierTempName, isTempName, ownerBits, tempNameFor } from './disk.js';
+import { diskModeFor, isApplierTempName, isTempName, ownerBits, stagedTempPath, tempNameFor } from './disk.js';
 import type { DiskEntry } from './disk.js';
 import { basenameOf, errnoOf, isNotFound, parentPath, SharedFolder } from './folder.js';
 import type { BlockPool } from './block-pool.js';
@@ -193,14 +199,15 @@ export class Applier {
   private orderedOthers = 0;
   private draining = false;
 
-  private constructor(private readonly folder: SharedFolder, private readonly options: ApplierOptions) {
+  private constructor(private readonly folder: SharedFolder, private readonly rootDevice: number, private readonly options: ApplierOptions) {
     const pool = options.pool;
     this.hashFile = (native, size) => (pool !== undefined && size >= hashInThreadBytesMax ? pool.hash(native, size) : hashFileAsync(native));
   }
 
   /** An applier for the shared folder `dir` (which must exist). */
   static async open(dir: string, options: ApplierOptions = {}): Promise<Applier> {
-    return new Applier(await SharedFolder.open(dir), options);
+    const folder = await SharedFolder.open(dir);
+    return new Applier(folder, (await lstat(folder.root)).dev, options);
   }
 
   /** The shared folder's real path. */
@@ -378,7 +385,17 @@ export class Applier {
 
   private async locate(p: SyncPath, version: FileVersion, batch: Batch): Promise<Located> {
     const native = await this.resolve(p, version.type === 'directory', batch);
-    return { native, temp: path.join(path.dirname(native), tempNameFor(basenameOf(p), version)) };
+    const temp = this.onRootDevice(native) ? stagedTempPath(this.folder.root, p, version) : path.join(path.dirname(native), tempNameFor(basenameOf(p), version));
+    return { native, temp };
+  }
+
+  /** Whether `native` would sit on the root's file system (its nearest existing directory does): then a rename from the staging directory reaches it. */
+  private onRootDevice(native: string): boolean {
+    for (let dir = path.dirname(native); dir.length >= this.folder.root.length; dir = path.dirname(dir)) {
+      const st = lstatSync(dir, { throwIfNoEntry: false });
+      if (st !== undefined) return st.dev === this.rootDevice;
+    }
+    return true;
   }
 
   /**
@@ -394,13 +411,18 @@ export class Applier {
     return located;
   }
 
-  /** Run `create`; if it fails for want of a parent directory, make the parents and run it again. */
-  private async withParent<T>(native: string, batch: Batch, i: number, create: () => Promise<T>): Promise<T> {
+  /**
+   * Run `create` (which makes `temp`, to become `native`); if it fails for
+   * want of a directory, make the target's parents and the temp file's (the
+   * staging directory) and run it again.
+   */
+  private async withParents<T>(native: string, temp: string, batch: Batch, i: number, create: () => Promise<T>): Promise<T> {
     try {
       return await create();
     } catch (e) {
       if (errnoOf(e) !== 'ENOENT') throw e;
       await this.ensureParent(native, batch, i);
+      await this.ensureParent(temp, batch, i);
       return create();
     }
   }
@@ -427,7 +449,7 @@ export class Applier {
     }
     const { temp, native } = await this.locateForWrite(p, version, batch);
     try {
-      const handle = await this.withParent(native, batch, i, () => this.temps.acquire(temp));
+      const handle = await this.withParents(native, temp, batch, i, () => this.temps.acquire(temp));
       try {
         for (const index of indices) await writeFully(handle, data, index * version.blockSizeBytes);
         this.temps.written(temp, data.length * indices.length);
@@ -543,7 +565,7 @@ export class Applier {
           continue;
         }
         assert(isPrepared(pc), 'a synced commit was prepared');
-        renameSync(pc.temp, pc.native); // a metadata operation: cheaper here than through the thread pool
+        await this.renameIntoPlace(pc.temp, pc.native, batch, first + j);
         left = outcome;
         batch.fsyncLater(path.dirname(pc.native), first + j);
         results.push({ ok: true });
@@ -554,6 +576,21 @@ export class Applier {
       }
     }
     return results;
+  }
+
+  /**
+   * Rename a finished temp file to its target, making the target's parents
+   * first if they are missing (a temp file in the staging directory did not
+   * need them; they appear with the file).
+   */
+  private async renameIntoPlace(temp: string, native: string, batch: Batch, i: number): Promise<void> {
+    try {
+      renameSync(temp, native); // a metadata operation: cheaper here than through the thread pool
+    } catch (e) {
+      if (errnoOf(e) !== 'ENOENT') throw e;
+      await this.ensureParent(native, batch, i);
+      renameSync(temp, native);
+    }
   }
 
   /** Everything but the fsync and the rename; an open handle on the finished temp file, or a result. */
@@ -591,7 +628,7 @@ export class Applier {
     if (cached !== undefined) return cached;
     if (version.size === 0) {
       const flags = constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
-      return this.withParent(native, batch, i, () => open(temp, flags, 0o600));
+      return this.withParents(native, temp, batch, i, () => open(temp, flags, 0o600));
     }
     try {
       return await open(temp, constants.O_RDWR | constants.O_NOFOLLOW);
@@ -669,6 +706,7 @@ export class Applier {
       batch.forgetVerified();
     }
     await this.ensureParent(native, batch, i);
+    await this.ensureParent(temp, batch, i);
     await rm(temp, { force: true });
     await symlink(target, temp);
     await lutimes(temp, new Date(), version.mtimeMs / 1000);

@@ -5,8 +5,9 @@
  */
 import type { Stats } from 'node:fs';
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { blockSizeFor } from '../core/blocks.js';
-import { mtimeSlackMs, pathSegmentBytesMax, tempFilePrefix } from '../core/constants.js';
+import { mtimeSlackMs, pathSegmentBytesMax, stagingDirName, tempFilePrefix } from '../core/constants.js';
 import type { LocalObservation } from '../events/types.js';
 import type { FileType, FileVersion } from '../events/version.js';
 
@@ -103,6 +104,19 @@ export const isApplierTempName = (name: string): boolean => tempNamePattern.test
 export function tempNameFor(basename: string, version: Pick<FileVersion, 'size' | 'blockSizeBytes' | 'blocks' | 'target' | 'type'>): string {
   const prefix = `${tempFilePrefix}${contentHash8(version)}-`;
   return prefix + truncateUtf8(basename, pathSegmentBytesMax - prefix.length);
+}
+
+/**
+ * The temp file for (path p, version) in the staging directory (stagingDirName
+ * under `root`): `.ploppy-tmp-<hash8>-<path12>-<basename>`, hash8 as in
+ * tempNameFor and path12 the start of the SHA-256 of the sync path, so files
+ * of one content at different paths, assembled side by side in one directory,
+ * never share a temp file. The basename is there for people looking in.
+ */
+export function stagedTempPath(root: string, p: string, version: Pick<FileVersion, 'size' | 'blockSizeBytes' | 'blocks' | 'target' | 'type'>): string {
+  const prefix = `${tempFilePrefix}${contentHash8(version)}-${createHash('sha256').update(p).digest('hex').slice(0, 12)}-`;
+  const basename = p.slice(p.lastIndexOf('/') + 1);
+  return path.join(root, stagingDirName, prefix + truncateUtf8(basename, pathSegmentBytesMax - prefix.length));
 }
 
 /**

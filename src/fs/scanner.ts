@@ -25,7 +25,7 @@ import { lstatSync, readdirSync } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { ignoreFileName, walkEntriesPerYield } from '../core/constants.js';
+import { ignoreFileName, stagingDirName, walkEntriesPerYield } from '../core/constants.js';
 import { isPloppyError } from '../core/errors.js';
 import { isUnder, toSyncPath } from '../core/path.js';
 import type { SyncPath } from '../core/path.js';
@@ -189,6 +189,16 @@ function record(walk: Walk, f: Found): void {
 
 const trusted = (cached: CachedEntry | undefined, st: Stats): cached is CachedEntry => cached !== undefined && cacheMatches(cached, 'file', st);
 
+/** The temp files in the applier's staging directory (never walked as part of the tree). */
+function stagedFiles(nativeDir: string): string[] {
+  try {
+    return readdirSync(nativeDir, { withFileTypes: true }).filter((e) => !e.isDirectory()).map((e) => path.join(nativeDir, e.name));
+  } catch (e) {
+    if (isNotFound(e)) return [];
+    throw e;
+  }
+}
+
 async function walkDirectory(walk: Walk, nativeDir: string, dir: string): Promise<void> {
   if (++walk.sinceYield >= walkEntriesPerYield) await yieldNow(walk);
   let entries;
@@ -206,7 +216,8 @@ async function walkDirectory(walk: Walk, nativeDir: string, dir: string): Promis
   for (const entry of entries) {
     const native = path.join(nativeDir, entry.name);
     if (isTempName(entry.name)) {
-      walk.tempFiles.push(native);
+      if (entry.isDirectory() && entry.name === stagingDirName) walk.tempFiles.push(...stagedFiles(native));
+      else walk.tempFiles.push(native);
       continue;
     }
     const p = syncPathOf(walk, dir, entry.name, names);

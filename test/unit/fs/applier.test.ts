@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { lstat, mkdir, readFile, readdir, readlink, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Applier } from '../../../src/fs/applier.js';
 import type { WriteListener, WriteOp } from '../../../src/fs/applier.js';
-import { tempNameFor } from '../../../src/fs/disk.js';
+import { stagedTempPath, tempNameFor } from '../../../src/fs/disk.js';
+import { stagingDirName } from '../../../src/core/constants.js';
 import type { DiskEntry } from '../../../src/fs/disk.js';
 import { IgnoreRules } from '../../../src/fs/ignore.js';
 import { HashPool } from '../../../src/fs/hash-pool.js';
@@ -15,7 +16,12 @@ import type { EffectResult } from '../../../src/engine/types.js';
 import type { SyncPath } from '../../../src/core/path.js';
 import { blockOf, dirVersion, fileVersion, independentBlocks, patternBytes, sp, symlinkVersion, tempDir } from './helpers.js';
 
-const tempsIn = async (dir: string): Promise<string[]> => (await readdir(dir)).filter((n) => n.startsWith('.ploppy-tmp-'));
+/** The temp files beside the entries of `dir`, and in its staging directory when it has one. */
+async function tempsIn(dir: string): Promise<string[]> {
+  const beside = (await readdir(dir)).filter((n) => n.startsWith('.ploppy-tmp-') && n !== stagingDirName);
+  const staged = await readdir(path.join(dir, stagingDirName)).catch((): string[] => []);
+  return [...beside, ...staged];
+}
 
 /** Every block of `bytes` as writeBlock ops, last block first (order must not matter). */
 function writeOps(p: string, bytes: Uint8Array, version: FileVersion): WriteOp[] {
@@ -55,6 +61,42 @@ describe('applier: files', () => {
     assert.equal(st.mode & 0o777, 0o755, 'owner rwx; group and other r-x');
     assert.ok(Math.abs(st.mtimeMs - version.mtimeMs) < 0.01);
     assert.deepEqual(await tempsIn(path.join(root, 'docs')), []);
+  });
+
+  it('assembles files in the staging directory, so their own directory only sees the rename', async () => {
+    const bytes = patternBytes(2 * 1024 * 1024 + 5, 8);
+    const version = fileVersion('quiet/data.bin', bytes);
+    assert.deepEqual(await applier.applyAll(writeOps('quiet/data.bin', bytes, version)), version.blocks.map(() => ({ ok: true })));
+    await assert.rejects(lstat(path.join(root, 'quiet')), { code: 'ENOENT' }, 'nothing where the target goes while it is assembled');
+    const staged = stagedTempPath(applier.root, 'quiet/data.bin', version);
+    assert.equal((await stat(staged)).size, bytes.length);
+    assert.deepEqual(await applier.applyAll([{ op: 'commitFile', path: sp('quiet/data.bin'), version, expect: null }]), [{ ok: true }]);
+    assert.ok((await readFile(path.join(root, 'quiet/data.bin'))).equals(bytes));
+    assert.deepEqual(await readdir(path.join(root, stagingDirName)), [], 'the temp file became the target');
+    // Two files of one content at two paths, assembled side by side, never share a temp file.
+    assert.notEqual(stagedTempPath(applier.root, 'x/same.txt', version), stagedTempPath(applier.root, 'y/same.txt', version));
+  });
+
+  it('assembles a file beside its target when the target is on another file system (a rename cannot cross)', async (t) => {
+    const mountPoint = path.join(root, 'mounted');
+    await mkdir(mountPoint);
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mountPoint]);
+    if (mount.status !== 0) {
+      t.skip(`cannot mount a tmpfs here: ${mount.stderr.toString().trim()}`);
+      return;
+    }
+    try {
+      const bytes = patternBytes(300_000, 9);
+      const version = fileVersion('mounted/sub/file.bin', bytes);
+      await applier.applyAll(writeOps('mounted/sub/file.bin', bytes, version));
+      assert.deepEqual(await tempsIn(path.join(mountPoint, 'sub')), [tempNameFor('file.bin', version)]);
+      assert.deepEqual(await applier.applyAll([{ op: 'commitFile', path: sp('mounted/sub/file.bin'), version, expect: null }]), [{ ok: true }]);
+      assert.ok((await readFile(path.join(mountPoint, 'sub/file.bin'))).equals(bytes));
+      assert.deepEqual(await tempsIn(path.join(mountPoint, 'sub')), []);
+    } finally {
+      await applier.close(); // no temp file may hold the mount busy
+      spawnSync('umount', [mountPoint]);
+    }
   });
 
   it('writes one block at several indices and copies blocks from local files', async () => {
@@ -111,7 +153,8 @@ describe('applier: files', () => {
   it('empties a leftover temp file longer than the file, then commits once the blocks are written again', async () => {
     const bytes = Buffer.from('the real content');
     const version = fileVersion('leftover.txt', bytes);
-    await writeFile(path.join(root, tempNameFor('leftover.txt', version)), Buffer.concat([bytes, Buffer.from('junk from elsewhere')]));
+    await mkdir(path.join(root, stagingDirName), { recursive: true });
+    await writeFile(stagedTempPath(applier.root, 'leftover.txt', version), Buffer.concat([bytes, Buffer.from('junk from elsewhere')]));
     const [first] = await applier.applyAll([{ op: 'commitFile', path: sp('leftover.txt'), version, expect: null }]);
     assertFailed(first, 'BLOCK_HASH_MISMATCH', /longer/);
     await assert.rejects(lstat(path.join(root, 'leftover.txt')), { code: 'ENOENT' });

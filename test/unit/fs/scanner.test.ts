@@ -116,6 +116,8 @@ describe('scanner', () => {
     await symlink(outside, path.join(root, 'link-to-dir'));
     await symlink('../nowhere', path.join(root, 'a/dangling'));
     await writeFile(path.join(root, '.ploppy-tmp-0123abcd-big.bin'), 'partial');
+    await mkdir(path.join(root, '.ploppy-tmp-staging'));
+    await writeFile(path.join(root, '.ploppy-tmp-staging/.ploppy-tmp-4567cdef-0123456789ab-staged.bin'), 'partial');
   });
   after(async () => pool.close());
 
@@ -166,7 +168,7 @@ describe('scanner', () => {
     const names: string[] = r.changed.map((o) => o.path);
     assert.ok(names.indexOf('a') < names.indexOf('a/b') && names.indexOf('a/b') < names.indexOf('a/b/c/deep.txt'));
     assert.ok(names.every((n) => !n.includes('.ploppy-tmp-')));
-    assert.deepEqual(r.tempFiles.map((t) => path.basename(t)), ['.ploppy-tmp-0123abcd-big.bin']);
+    assert.deepEqual(r.tempFiles.map((t) => path.relative(root, t)).sort(), ['.ploppy-tmp-0123abcd-big.bin', '.ploppy-tmp-staging/.ploppy-tmp-4567cdef-0123456789ab-staged.bin']);
   });
 
   it('gives the same result with or without the worker pool', async () => {
