@@ -29,6 +29,8 @@ interface OpenTemp {
   unsynced: number;
   /** The background datasync in flight, if any. */
   syncing: Promise<void> | null;
+  /** Block indices written through this handle, each hashed before it was written. */
+  readonly verified: Set<number>;
 }
 
 /**
@@ -64,7 +66,7 @@ export class OpenTemps {
       raced.users++;
       return raced.handle;
     }
-    this.handles.set(native, { handle, users: 1, unsynced: 0, syncing: null });
+    this.handles.set(native, { handle, users: 1, unsynced: 0, syncing: null, verified: new Set() });
     await this.evict();
     return handle;
   }
@@ -74,10 +76,14 @@ export class OpenTemps {
     return this.handles.has(native);
   }
 
-  /** `bytes` more were written to `native`: start a background datasync when enough piled up. */
-  written(native: string, bytes: number): void {
+  /**
+   * Blocks `indices` (verified, `bytes` in all) were written to `native`:
+   * start a background datasync when enough piled up.
+   */
+  written(native: string, indices: readonly number[], bytes: number): void {
     const entry = this.handles.get(native);
     if (entry === undefined) return;
+    for (const index of indices) entry.verified.add(index);
     entry.unsynced += bytes;
     if (entry.unsynced < writebackBytes || entry.syncing !== null) return;
     entry.unsynced = 0;
@@ -102,17 +108,22 @@ export class OpenTemps {
     }
   }
 
-  /** Hand over the open handle of `native` (the caller closes it), if one is cached. */
-  async take(native: string): Promise<FileHandle | undefined> {
+  /**
+   * Hand over the open handle of `native` (the caller closes it), if one is
+   * cached, with how many distinct blocks were written through it (a handle
+   * opened again knows of none: what an evicted handle or an earlier run
+   * wrote is unaccounted for).
+   */
+  async take(native: string): Promise<{ readonly handle: FileHandle; readonly verifiedBlocks: number } | undefined> {
     const entry = this.handles.get(native);
     this.handles.delete(native);
     await entry?.syncing;
-    return entry?.handle;
+    return entry === undefined ? undefined : { handle: entry.handle, verifiedBlocks: entry.verified.size };
   }
 
   /** Close and delete a temp file (a failed write: nothing half-done stays behind). */
   async discard(native: string): Promise<void> {
-    await (await this.take(native))?.close();
+    await (await this.take(native))?.handle.close();
     await unlink(native).catch(() => undefined);
   }
 

@@ -12,8 +12,11 @@
  *   `.ploppy-tmp-<hash8>-<basename>`, since a rename cannot cross file systems.
  *   Each block is hashed before it is written: no block reaches disk unless
  *   its hash matches.
- * - commitFile hashes the whole temp file again against version.blocks, sets
- *   mode and mtime, fsyncs it, renames it into place and fsyncs the directory.
+ * - commitFile checks the temp file against version.blocks: its size, and the
+ *   hash of every block this process did not itself hash and write through
+ *   the handle still open (all of them after a restart or an eviction). It
+ *   sets mode and mtime, fsyncs the file, renames it into place and fsyncs
+ *   the directory.
  *   Permission bits: the owner's come from the version; group and other get
  *   the owner's read and execute bits, never write (diskModeFor). Directories
  *   get their mode but keep their own mtime (it changes with every entry).
@@ -452,7 +455,7 @@ export class Applier {
       const handle = await this.withParents(native, temp, batch, i, () => this.temps.acquire(temp));
       try {
         for (const index of indices) await writeFully(handle, data, index * version.blockSizeBytes);
-        this.temps.written(temp, data.length * indices.length);
+        this.temps.written(temp, indices, data.length * indices.length);
       } finally {
         this.temps.release(temp);
       }
@@ -603,9 +606,9 @@ export class Applier {
       await this.temps.discard(temp);
       return { ok: true };
     }
-    const handle = await this.openTempForCommit(p, native, temp, version, batch, i);
+    const { handle, verifiedBlocks } = await this.openTempForCommit(p, native, temp, version, batch, i);
     try {
-      await this.verifyTemp(p, temp, handle, version);
+      await this.verifyTemp(p, temp, handle, version, verifiedBlocks);
       const why = await differs(native, current, expect, this.hashFile);
       if (why !== null) throw changedOnDisk(p, why);
       if (current?.isDirectory() === true) {
@@ -622,16 +625,21 @@ export class Applier {
     return { path: p, native, temp, version, handle };
   }
 
-  /** The handle writeBlock left open, or the temp file opened again (created, for an empty file). */
-  private async openTempForCommit(p: SyncPath, native: string, temp: string, version: FileVersion, batch: Batch, i: number): Promise<FileHandle> {
+  /**
+   * The handle writeBlock left open, with the blocks written through it, or
+   * the temp file opened again (created, for an empty file), with none.
+   */
+  private async openTempForCommit(
+    p: SyncPath, native: string, temp: string, version: FileVersion, batch: Batch, i: number,
+  ): Promise<{ readonly handle: FileHandle; readonly verifiedBlocks: number }> {
     const cached = await this.temps.take(temp);
     if (cached !== undefined) return cached;
     if (version.size === 0) {
       const flags = constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
-      return this.withParents(native, temp, batch, i, () => open(temp, flags, 0o600));
+      return { handle: await this.withParents(native, temp, batch, i, () => open(temp, flags, 0o600)), verifiedBlocks: 0 };
     }
     try {
-      return await open(temp, constants.O_RDWR | constants.O_NOFOLLOW);
+      return { handle: await open(temp, constants.O_RDWR | constants.O_NOFOLLOW), verifiedBlocks: 0 };
     } catch (e) {
       if (isNotFound(e)) throw new PloppyError('FS_ERROR', `${p}: no temporary file to commit (no blocks were written)`);
       throw e;
@@ -654,8 +662,16 @@ export class Applier {
     }
   }
 
-  /** Every block of the temp file must hash to version.blocks (big files on the pool, small ones through `handle`). */
-  private async verifyTemp(p: SyncPath, temp: string, handle: FileHandle, version: FileVersion): Promise<void> {
+  /**
+   * Every block of the temp file must hash to version.blocks (big files on the
+   * pool, small ones through `handle`). When every block was written through
+   * this very handle, each was hashed just before it was written (writeBlocks),
+   * so only the size is checked (a longer leftover is hashed, and emptied);
+   * a block this process did not write (an evicted handle, a file kept from
+   * an earlier run) is read and hashed here, as every block used to be.
+   */
+  private async verifyTemp(p: SyncPath, temp: string, handle: FileHandle, version: FileVersion, verifiedBlocks: number): Promise<void> {
+    if (verifiedBlocks === version.blocks.length && fstatSync(handle.fd).size === version.size) return;
     const pool = this.options.pool;
     const { size, blocks } = pool !== undefined && version.size >= hashInThreadBytesMax ? await pool.hash(temp, version.size) : await hashOpenFile(handle, version.blockSizeBytes, version.size);
     if (size > version.size) {

@@ -192,6 +192,40 @@ describe('applier: files', () => {
   });
 });
 
+describe('applier: what a commit reads again', () => {
+  it('trusts the blocks it hashed and wrote itself, and hashes every block of a temp file it did not write', async () => {
+    const root = await tempDir('reverify');
+    const pool = new HashPool(1);
+    let hashed = 0;
+    const counting = Object.assign(Object.create(pool) as HashPool, { hash: (native: string, size?: number) => { hashed++; return pool.hash(native, size); } });
+    const bytes = patternBytes(3 * 1024 * 1024, 21); // over hashInThreadBytesMax: verified on the pool
+    const version = fileVersion('big.bin', bytes);
+    try {
+      const first = await Applier.open(root, { pool: counting });
+      await first.applyAll(writeOps('big.bin', bytes, version));
+      assert.deepEqual(await first.applyAll([{ op: 'commitFile', path: sp('big.bin'), version, expect: null }]), [{ ok: true }]);
+      assert.equal(hashed, 0, 'every block was hashed before this process wrote it');
+      assert.ok((await readFile(path.join(root, 'big.bin'))).equals(bytes));
+
+      // A temp file an earlier process wrote (this one holds no handle to it): a bad block in it is found.
+      const next = fileVersion('other.bin', bytes.map((b) => b ^ 1));
+      await first.applyAll(writeOps('other.bin', Buffer.from(bytes.map((b) => b ^ 1)), next));
+      await first.close();
+      const staged = stagedTempPath(first.root, 'other.bin', next);
+      const corrupt = await readFile(staged);
+      corrupt[5] = (corrupt[5] ?? 0) ^ 0xff;
+      await writeFile(staged, corrupt);
+      const second = await Applier.open(root, { pool: counting });
+      assertFailed((await second.applyAll([{ op: 'commitFile', path: sp('other.bin'), version: next, expect: null }]))[0], 'BLOCK_HASH_MISMATCH', /other.bin: 1 of \d+ blocks do not match/);
+      assert.equal(hashed, 1);
+      await assert.rejects(lstat(path.join(root, 'other.bin')), { code: 'ENOENT' });
+      await second.close();
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
 describe('applier: batches', () => {
   it('keeps call order for operations fired without awaiting, and commits many files in one group', async () => {
     const root = await tempDir('batch');
