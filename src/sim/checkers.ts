@@ -17,7 +17,13 @@
  *     conflict whose copy holds that loser's content on disk;
  *   - no resurrection (3): no live final version is strictly older than any
  *     version that ever existed at its path (a delete that followed it, or a
- *     newer edit, was undone);
+ *     newer edit, was undone). A version existed when some peer's files
+ *     projection held it: it was on that peer's disk (observed, committed or
+ *     merged) and in its index, which is all a peer ever announces. A
+ *     decision that never got that far (a transfer's target, or a
+ *     conflict's settled winner that was abandoned when its blocks were gone)
+ *     was on no disk and reached no peer: nothing anyone did is undone when
+ *     the path keeps what it held;
  *   - deterministic conflicts (4): every peer that met the same pair chose the
  *     same winner and the same copy name, and the winner is the one DESIGN.md's
  *     rule picks (modify beats delete, then later HLC, then larger author).
@@ -154,8 +160,10 @@ export function historyOf(peer: number, history: History): (e: EnvelopedEvent, s
     if (e.type === 'ConflictDetected') {
       const { path, copyPath, winner, loser, rule, from } = e.data;
       history.conflicts.push({ peer, fromRemote: from !== (s.meta.self ?? e.peer), path, copyPath, winner, loser, rule });
-      remember(history, winner);
-      remember(history, loser);
+      // Not remembered as versions that existed: a settled winner is the peer's plan until it is
+      // committed (then the files projection holds it), and a loser is some peer's indexed
+      // version or such a plan. Counting plans made an abandoned winner (abandonTarget) read as
+      // a delete undone (seeds 1094, 11495).
     }
   };
 }

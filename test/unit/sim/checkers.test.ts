@@ -7,13 +7,15 @@ import { test } from 'node:test';
 import type { BlockHash, PeerId } from '../../../src/core/ids.js';
 import type { SyncPath } from '../../../src/core/path.js';
 import { seededRng } from '../../../src/core/rng.js';
+import type { EventId } from '../../../src/core/ids.js';
+import type { EnvelopedEvent, Event } from '../../../src/events/types.js';
 import type { FileVersion } from '../../../src/events/version.js';
 import type { Engine } from '../../../src/engine/types.js';
-import { initialState } from '../../../src/projections/state.js';
+import { evolve, initialState } from '../../../src/projections/state.js';
 import { MemoryEventLog } from '../../../src/store/memory-event-log.js';
 import { nodeHasher } from '../../../src/store/node-ports.js';
 import {
-  conflictFindings, convergenceProblems, emptyHistory, expectedWinner, lostWrites, resurrections, vectorCollisions, type History,
+  conflictFindings, convergenceProblems, emptyHistory, expectedWinner, historyOf, lostWrites, resurrections, vectorCollisions, type History,
 } from '../../../src/sim/checkers.js';
 import { seededIds } from '../../../src/sim/ids.js';
 import { SimPeer } from '../../../src/sim/peer.js';
@@ -66,6 +68,41 @@ test('no resurrection: a live final version older than a delete that followed it
   const concurrent = version('f', { [A]: 2 });
   h.versions.set('f', new Map([['c', concurrent], ['tomb', tomb]]));
   assert.deepEqual(resurrections(h, peer(0, [concurrent])), [], 'a concurrent modify may beat the delete');
+});
+
+/** Fold `events` as peer `index`'s log into `h` (historyOf, after the real projections). */
+function fold(h: History, index: number, self: PeerId, events: readonly Event[]): void {
+  const s = initialState();
+  s.meta.self = self;
+  const note = historyOf(index, h);
+  events.forEach((e, i) => {
+    const enveloped = { ...e, seq: i + 1, id: `e${i}` as EventId, hlc: { wallMs: 10, counter: i }, peer: self, v: 1 } as EnvelopedEvent;
+    evolve(s, enveloped);
+    note(enveloped, s);
+  });
+}
+
+test('no resurrection: only versions some peer committed count, not a conflict winner abandoned before it landed', () => {
+  // Seed 1094's shape: A's own file sits where B's loser was to be copied; A settles the clash in
+  // favour of the copy (a vector above its file's), cannot fetch it (BLOCK_UNAVAILABLE), abandons
+  // it, and the path keeps A's file. The settled winner was on no disk and was never announced.
+  const copy = 'f.ploppy-conflict-x';
+  const file = version(copy, { [A]: 1 });
+  const settled = version(copy, { [A]: 2, [B]: 1 }, { author: B, blocks: [hash('2')], hlc: { wallMs: 20, counter: 0 } });
+  const loser = version(copy, { [B]: 1 }, { author: B, blocks: [hash('2')], hlc: { wallMs: 20, counter: 0 } });
+  const m = 'm1' as never;
+  const h = emptyHistory();
+  fold(h, 0, A, [
+    { type: 'FileCommitted', data: { path: file.path, version: file } },
+    { type: 'ConflictDetected', data: { path: file.path, winner: settled, loser: file, copyPath: `${copy}.ploppy-conflict-y` as SyncPath, rule: 'later-hlc', from: B } },
+    { type: 'VersionAccepted', data: { path: file.path, version: settled, from: B, message: m } },
+    { type: 'VersionSuperseded', data: { path: file.path, version: settled, from: A, message: m, reason: 'lost' } },
+  ]);
+  fold(h, 1, B, [{ type: 'FileCommitted', data: { path: file.path, version: loser } }]);
+  assert.deepEqual(resurrections(h, peer(0, [file])), [], 'the abandoned winner never existed anywhere');
+  // Had any peer committed it (and so announced it), keeping the older file would undo it.
+  fold(h, 2, B, [{ type: 'FileCommitted', data: { path: file.path, version: settled } }]);
+  assert.match(resurrections(h, peer(0, [file]))[0]?.message ?? '', /older than file vv=.*which existed/);
 });
 
 test('deterministic conflicts: the rule, the copy name, and one vector per content', () => {
