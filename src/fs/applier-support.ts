@@ -31,6 +31,8 @@ interface OpenTemp {
   syncing: Promise<void> | null;
   /** Block indices written through this handle, each hashed before it was written. */
   readonly verified: Set<number>;
+  /** Called when the last user releases it (a discard waits for that before closing). */
+  onIdle: (() => void) | null;
 }
 
 /**
@@ -47,6 +49,8 @@ interface OpenTemp {
  */
 export class OpenTemps {
   private readonly handles = new Map<string, OpenTemp>();
+  /** Handles being discarded, until their last user releases them. */
+  private readonly leaving = new Map<string, OpenTemp>();
 
   constructor(private readonly openMax: number) {}
 
@@ -66,7 +70,7 @@ export class OpenTemps {
       raced.users++;
       return raced.handle;
     }
-    this.handles.set(native, { handle, users: 1, unsynced: 0, syncing: null, verified: new Set() });
+    this.handles.set(native, { handle, users: 1, unsynced: 0, syncing: null, verified: new Set(), onIdle: null });
     await this.evict();
     return handle;
   }
@@ -94,8 +98,10 @@ export class OpenTemps {
   }
 
   release(native: string): void {
-    const entry = this.handles.get(native);
-    if (entry !== undefined) entry.users--;
+    const entry = this.handles.get(native) ?? this.leaving.get(native);
+    if (entry === undefined) return;
+    entry.users--;
+    if (entry.users === 0) entry.onIdle?.();
   }
 
   private async evict(): Promise<void> {
@@ -121,9 +127,22 @@ export class OpenTemps {
     return entry === undefined ? undefined : { handle: entry.handle, verifiedBlocks: entry.verified.size };
   }
 
-  /** Close and delete a temp file (a failed write: nothing half-done stays behind). */
+  /**
+   * Close and delete a temp file (a failed write: nothing half-done stays
+   * behind). Writes still under way through the handle (several local copies
+   * of one file run at once) finish first: its descriptor is never closed
+   * under a worker writing through it.
+   */
   async discard(native: string): Promise<void> {
-    await (await this.take(native))?.handle.close();
+    const entry = this.handles.get(native);
+    if (entry !== undefined) {
+      this.handles.delete(native);
+      this.leaving.set(native, entry);
+      if (entry.users > 0) await new Promise<void>((resolve) => { entry.onIdle = resolve; });
+      this.leaving.delete(native);
+      await entry.syncing;
+      await entry.handle.close();
+    }
     await unlink(native).catch(() => undefined);
   }
 

@@ -136,6 +136,10 @@ const isPrepared = (x: PreparedCommit | EffectResult | undefined): x is Prepared
 const isDiskEntry = (x: DiskEntry | EffectResult): x is DiskEntry => 'ino' in x;
 
 type BlockOp = Extract<WriteOp, { op: 'writeBlock' | 'copyBlock' | 'keepBlock' }>;
+type CopyOp = Extract<WriteOp, { op: 'copyBlock' }>;
+
+/** How many of one file's consecutive local copies run at once. */
+const copyAheadBlocks = 8;
 
 const isBlockOp = (op: WriteOp): op is BlockOp => op.op === 'writeBlock' || op.op === 'copyBlock' || op.op === 'keepBlock';
 
@@ -336,7 +340,13 @@ export class Applier {
     }
   }
 
-  /** Block writes to different files run side by side; those to one file stay in order. */
+  /**
+   * Block writes to different files run side by side; those to one file stay
+   * in order, except that up to copyAheadBlocks of a file's consecutive local
+   * copies run at once: each is a read, a hash and a write (on a block worker
+   * when there is a pool), and a file rebuilt from its old version (an edit
+   * in the middle of a large file) would otherwise wait for each in turn.
+   */
   private async writeConcurrently(group: readonly BlockOp[], batch: Batch, first: number): Promise<EffectResult[]> {
     const results: EffectResult[] = new Array<EffectResult>(group.length);
     const chains = new Map<string, number[]>();
@@ -346,7 +356,20 @@ export class Applier {
       else chain.push(j);
     });
     await Promise.all([...chains.values()].map(async (chain) => {
-      for (const j of chain) results[j] = await this.runOne(group[j] as BlockOp, batch, first + j);
+      const copying = new Set<Promise<void>>();
+      for (const j of chain) {
+        const op = group[j] as BlockOp;
+        if (op.op !== 'copyBlock') await Promise.all(copying);
+        const done: Promise<void> = this.runOne(op, batch, first + j).then((r) => { results[j] = r; });
+        if (op.op !== 'copyBlock') {
+          await done;
+          continue;
+        }
+        const tracked = done.finally(() => copying.delete(tracked));
+        copying.add(tracked);
+        if (copying.size >= copyAheadBlocks) await Promise.race(copying);
+      }
+      await Promise.all(copying);
     }));
     return results;
   }
@@ -445,17 +468,33 @@ export class Applier {
     batch: Batch, i: number,
   ): Promise<void> {
     if (sha256Hex(data) !== hash) throw new PloppyError('BLOCK_HASH_MISMATCH', `block ${hash.slice(0, 12)} for ${p}: the bytes do not match their hash`);
+    this.checkIndices(p, version, indices, hash, data.length);
+    await this.withTemp(p, version, batch, i, async (handle, temp) => {
+      for (const index of indices) await writeFully(handle, data, index * version.blockSizeBytes);
+      this.temps.written(temp, indices, data.length * indices.length);
+    });
+  }
+
+  /** The block `hash` of `length` bytes is at each of `indices` in `version` (the engine's promise). */
+  private checkIndices(p: SyncPath, version: FileVersion, indices: readonly number[], hash: BlockHash, length: number): void {
     assert(version.type === 'file' && !version.deleted, 'blocks belong to a live file version');
     for (const index of indices) {
       assert(version.blocks[index] === hash, `block ${index} of ${p} is not ${hash}`);
-      assert(blockLength(version.size, version.blockSizeBytes, index) === data.length, `block ${index} of ${p} has the wrong length`);
+      assert(blockLength(version.size, version.blockSizeBytes, index) === length, `block ${index} of ${p} has the wrong length`);
     }
+  }
+
+  /**
+   * Write into the temp file of (p, version), created if needed, held open
+   * while `write` runs. A full disk removes the temp file (DISK_FULL); the
+   * target itself is never touched here.
+   */
+  private async withTemp(p: SyncPath, version: FileVersion, batch: Batch, i: number, write: (handle: FileHandle, temp: string) => Promise<void>): Promise<void> {
     const { temp, native } = await this.locateForWrite(p, version, batch);
     try {
       const handle = await this.withParents(native, temp, batch, i, () => this.temps.acquire(temp));
       try {
-        for (const index of indices) await writeFully(handle, data, index * version.blockSizeBytes);
-        this.temps.written(temp, indices, data.length * indices.length);
+        await write(handle, temp);
       } finally {
         this.temps.release(temp);
       }
@@ -466,19 +505,36 @@ export class Applier {
     }
   }
 
-  private async copyBlocks(op: Extract<WriteOp, { op: 'copyBlock' }>, batch: Batch, i: number): Promise<void> {
+  /**
+   * A local copy: the source block is read and hashed, and written to the
+   * temp file only when it still has the expected hash. With a block pool the
+   * worker that reads and hashes it also writes it (BlockPool.copy), through
+   * the temp file's descriptor, which is held (acquired) until it is done.
+   */
+  private async copyBlocks(op: CopyOp, batch: Batch, i: number): Promise<void> {
     assert(op.length <= blockSizeMaxBytes, 'a block is at most blockSizeMaxBytes');
     const source = await this.resolve(op.fromPath, false, batch);
-    let data: Buffer;
-    try {
-      data = await this.readRange(source, op.fromOffset, op.length, 0);
-    } catch (e) {
-      if (isNotFound(e)) throw changedOnDisk(op.fromPath, 'it is gone');
-      throw e;
+    const blocks = this.options.blocks;
+    const stale = (): PloppyError => changedOnDisk(op.fromPath, `block ${op.hash.slice(0, 12)} is no longer at offset ${op.fromOffset}`);
+    const gone = (e: unknown): never => {
+      throw isNotFound(e) ? changedOnDisk(op.fromPath, 'it is gone') : e;
+    };
+    if (blocks === undefined || op.length < hashOffThreadBytesMin) {
+      const data = await this.readRange(source, op.fromOffset, op.length, 0).catch(gone);
+      if (data.length !== op.length || sha256Hex(data) !== op.hash) throw stale();
+      await this.writeBlocks(op.path, op.version, op.indices, op.hash, data, batch, i);
+      if (data.length >= hashOffThreadBytesMin) blockBuffers.give(data.buffer); // written: the bytes are no one's now
+      return;
     }
-    if (data.length !== op.length || sha256Hex(data) !== op.hash) throw changedOnDisk(op.fromPath, `block ${op.hash.slice(0, 12)} is no longer at offset ${op.fromOffset}`);
-    await this.writeBlocks(op.path, op.version, op.indices, op.hash, data, batch, i);
-    if (data.length >= hashOffThreadBytesMin) blockBuffers.give(data.buffer); // written: the bytes are no one's now
+    this.checkIndices(op.path, op.version, op.indices, op.hash, op.length);
+    await this.withTemp(op.path, op.version, batch, i, async (handle, temp) => {
+      const positions = op.indices.map((index) => index * op.version.blockSizeBytes);
+      const { data, digest } = await blocks.copy(source, op.fromOffset, op.length, { fd: handle.fd, positions, hash: op.hash }).catch(gone);
+      const length = data.length;
+      blockBuffers.give(data.buffer);
+      if (length !== op.length || digest !== op.hash) throw stale(); // and nothing was written
+      this.temps.written(temp, op.indices, length * op.indices.length);
+    });
   }
 
   /**

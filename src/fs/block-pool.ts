@@ -9,6 +9,12 @@
  *   back by transfer; whoever is done with the bytes gives it back to the pool. The
  *   caller may ask for headroom before the bytes: a frame header can then be
  *   written in front of them and the frame sent as one buffer.
+ * - `copy` is a read whose bytes, when they hash to the expected block, the
+ *   worker also writes to an open temp file (its descriptor, which the
+ *   caller holds open until the job is done) at each of the block's offsets:
+ *   a file rebuilt from local blocks (an edit in a large file) never has its
+ *   bytes cross to the event loop, which used to spend most of its time in
+ *   those writes.
  * - `hash` moves a block's memory to a worker and back (transfer, no copy)
  *   when the block owns its memory outright (src/core/buffers.ts); otherwise the bytes
  *   are copied into memory of their own first.
@@ -25,6 +31,7 @@ import { createHash } from 'node:crypto';
 import { Buffer } from 'node:buffer';
 import { open } from 'node:fs/promises';
 import { constants } from 'node:fs';
+import { writeAt } from './write-at.js';
 import { blockBuffers, forgetOwnedMemory, markOwnedMemory, ownsMemory } from '../core/buffers.js';
 import { hashWorkerIdleExitMs } from '../core/constants.js';
 import { PloppyError } from '../core/errors.js';
@@ -34,13 +41,24 @@ import { markBusy, markIdle, removeSlot, stopAll, type WorkerSlot } from './work
 
 /** Main thread to worker. */
 export type BlockJob =
-  | { readonly kind: 'read'; readonly id: number; readonly path: string; readonly offset: number; readonly length: number; readonly headroom: number; readonly buffer: ArrayBuffer }
+  | {
+    readonly kind: 'read'; readonly id: number; readonly path: string; readonly offset: number; readonly length: number; readonly headroom: number; readonly buffer: ArrayBuffer;
+    /** copy: write the bytes there when they hash to `hash` (else write nothing). */
+    readonly writeTo?: CopyTarget;
+  }
   | { readonly kind: 'hash'; readonly id: number; readonly buffer: ArrayBuffer; readonly byteOffset: number; readonly length: number };
 
 /** Worker to main thread. A read shorter than asked has `length` < the requested length. */
 export type BlockJobResult =
   | { readonly id: number; readonly ok: true; readonly buffer: ArrayBuffer; readonly byteOffset: number; readonly length: number; readonly digest: string }
   | { readonly id: number; readonly ok: false; readonly code: string; readonly message: string };
+
+/** Where a copied block goes: an open descriptor, the byte offsets in it, and the hash the bytes must have. */
+export interface CopyTarget {
+  readonly fd: number;
+  readonly positions: readonly number[];
+  readonly hash: BlockHash;
+}
 
 /** Bytes and their SHA-256. */
 export interface HashedBlock {
@@ -84,6 +102,17 @@ export class BlockPool {
   read(path: string, offset: number, length: number, headroom = 0): Promise<HashedBlock> {
     const buffer = blockBuffers.take(headroom + length);
     return this.submit({ kind: 'read', id: this.nextId++, path, offset, length, headroom, buffer });
+  }
+
+  /**
+   * Read a block like `read`; when its bytes hash to `to.hash`, they are also
+   * written to `to.fd` at each of `to.positions` before this resolves (the
+   * caller compares the digest to know which happened). `to.fd` must stay
+   * open until then.
+   */
+  copy(path: string, offset: number, length: number, to: CopyTarget): Promise<HashedBlock> {
+    const buffer = blockBuffers.take(length);
+    return this.submit({ kind: 'read', id: this.nextId++, path, offset, length, headroom: 0, buffer, writeTo: to });
   }
 
   /** The SHA-256 of `data`, computed on a worker; resolves with the same bytes (possibly in a new view). */
@@ -178,7 +207,9 @@ export class BlockPool {
       const { bytesRead } = await handle.read(whole, job.headroom, job.length, job.offset);
       const data = whole.subarray(job.headroom, job.headroom + bytesRead);
       markOwnedMemory(data);
-      return { data, digest: sha256(data) };
+      const digest = sha256(data);
+      if (job.writeTo !== undefined && digest === job.writeTo.hash) writeAt(job.writeTo, data);
+      return { data, digest };
     } finally {
       await handle.close();
     }

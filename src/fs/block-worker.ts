@@ -1,6 +1,7 @@
 /**
- * A block worker thread: reads a block of a file and hashes it, or hashes a
- * block it is handed, and sends the bytes back with their SHA-256. Buffers
+ * A block worker thread: reads a block of a file and hashes it (and, for a
+ * copy, writes it to a temp file when the hash is the expected one), or
+ * hashes a block it is handed, and sends the bytes back with their SHA-256. Buffers
  * cross the thread boundary by transfer, never by copy. See block-pool.ts.
  *
  * Open files are kept (a few, least recently used first out), since a
@@ -13,6 +14,7 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { isPloppyError } from '../core/errors.js';
 import type { BlockJob, BlockJobResult } from './block-pool.js';
+import { writeAt } from './write-at.js';
 
 const openFilesMax = 32;
 /** Descriptors are closed after this long without a read (a deleted file's space comes back). */
@@ -62,6 +64,7 @@ function read(job: Extract<BlockJob, { kind: 'read' }>): BlockJobResult {
     got += n;
   }
   const digest = createHash('sha256').update(view.subarray(0, got)).digest('hex');
+  if (job.writeTo !== undefined && digest === job.writeTo.hash) writeAt(job.writeTo, view.subarray(0, got));
   return { id: job.id, ok: true, buffer, byteOffset: job.headroom, length: got, digest };
 }
 

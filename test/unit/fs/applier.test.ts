@@ -10,6 +10,7 @@ import { stagingDirName } from '../../../src/core/constants.js';
 import type { DiskEntry } from '../../../src/fs/disk.js';
 import { IgnoreRules } from '../../../src/fs/ignore.js';
 import { HashPool } from '../../../src/fs/hash-pool.js';
+import { BlockPool } from '../../../src/fs/block-pool.js';
 import { scan } from '../../../src/fs/scanner.js';
 import type { FileVersion } from '../../../src/events/version.js';
 import type { EffectResult } from '../../../src/engine/types.js';
@@ -189,6 +190,39 @@ describe('applier: files', () => {
     assertFailed(wrong, 'FS_ERROR', /changed on disk/);
     const gone = await applier.readBlock(sp('nothing-here'), 0, 10, version.blocks[1]!);
     assertFailed(gone, 'FS_ERROR', /changed on disk/);
+  });
+});
+
+describe('applier: a file rebuilt from its old version on block workers', () => {
+  it('copies the unchanged blocks on workers, several at once, and fetches only the changed one', async () => {
+    const root = await tempDir('rebuild');
+    const blocks = new BlockPool(2);
+    const applier = await Applier.open(root, { blocks });
+    try {
+      const old = Buffer.from(patternBytes(40 * 131072 + 999, 31));
+      const oldVersion = await put(applier, 'big.bin', old);
+      const edited = Buffer.from(old);
+      edited.fill(7, 20 * 131072 + 100, 20 * 131072 + 4196);
+      const version = fileVersion('big.bin', edited, { mtimeMs: 1_700_000_100_000 });
+      assert.equal(version.blocks.filter((h, i) => h !== oldVersion.blocks[i]).length, 1);
+      const ops: WriteOp[] = version.blocks.map((hash, i) => (hash === oldVersion.blocks[i]
+        ? { op: 'copyBlock' as const, path: sp('big.bin'), version, indices: [i], hash, fromPath: sp('big.bin'), fromOffset: i * version.blockSizeBytes, length: blockOf(edited, version, i).length }
+        : { op: 'writeBlock' as const, path: sp('big.bin'), version, indices: [i], hash, data: blockOf(edited, version, i) }));
+      // One copy's source is not what it claims (the bytes at that offset hash otherwise): it fails alone.
+      const wrong = ops[3] as Extract<WriteOp, { op: 'copyBlock' }>;
+      ops[3] = { ...wrong, fromOffset: wrong.fromOffset + 1 };
+      const results = await applier.applyAll([...ops, { op: 'commitFile', path: sp('big.bin'), version, expect: oldVersion }]);
+      assertFailed(results[3], 'FS_ERROR', /changed on disk/);
+      assert.deepEqual(results.slice(0, -1).filter((r) => !r.ok).length, 1);
+      assertFailed(results.at(-1), 'BLOCK_HASH_MISMATCH', /1 of 41 blocks/);
+      assert.ok((await readFile(path.join(root, 'big.bin'))).equals(old), 'the old file is untouched');
+      const retry = await applier.applyAll([{ ...wrong }, { op: 'commitFile', path: sp('big.bin'), version, expect: oldVersion }]);
+      assert.deepEqual(retry, [{ ok: true }, { ok: true }]);
+      assert.ok((await readFile(path.join(root, 'big.bin'))).equals(edited));
+    } finally {
+      await applier.close();
+      await blocks.close();
+    }
   });
 });
 
