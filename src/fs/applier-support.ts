@@ -19,6 +19,9 @@ import type { FileDigest } from './hash-core.js';
 /** A temp file gets a background datasync after this many bytes written (see OpenTemps). */
 const writebackBytes = 32 * 1024 * 1024;
 
+/** Temp files whose verified blocks are remembered, at most (a transfer given up leaves its record behind). */
+const verifiedTempsMax = 4096;
+
 /** Read-write, created if missing, never truncated, never through a symlink planted at the name. */
 const tempOpenFlags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW;
 
@@ -29,8 +32,6 @@ interface OpenTemp {
   unsynced: number;
   /** The background datasync in flight, if any. */
   syncing: Promise<void> | null;
-  /** Block indices written through this handle, each hashed before it was written. */
-  readonly verified: Set<number>;
   /** Called when the last user releases it (a discard waits for that before closing). */
   onIdle: (() => void) | null;
 }
@@ -51,6 +52,13 @@ export class OpenTemps {
   private readonly handles = new Map<string, OpenTemp>();
   /** Handles being discarded, until their last user releases them. */
   private readonly leaving = new Map<string, OpenTemp>();
+  /**
+   * Per temp file, the block indices this process wrote to it, each hashed
+   * just before (kept when its handle is closed to make room: nothing else
+   * writes to the applier's temp files; forgotten when it is committed or
+   * discarded, and the oldest first beyond verifiedTempsMax).
+   */
+  private readonly verified = new Map<string, Set<number>>();
 
   constructor(private readonly openMax: number) {}
 
@@ -70,7 +78,7 @@ export class OpenTemps {
       raced.users++;
       return raced.handle;
     }
-    this.handles.set(native, { handle, users: 1, unsynced: 0, syncing: null, verified: new Set(), onIdle: null });
+    this.handles.set(native, { handle, users: 1, unsynced: 0, syncing: null, onIdle: null });
     await this.evict();
     return handle;
   }
@@ -85,9 +93,17 @@ export class OpenTemps {
    * start a background datasync when enough piled up.
    */
   written(native: string, indices: readonly number[], bytes: number): void {
+    let verified = this.verified.get(native);
+    if (verified === undefined) {
+      this.verified.set(native, (verified = new Set()));
+      for (const old of this.verified.keys()) {
+        if (this.verified.size <= verifiedTempsMax) break;
+        this.verified.delete(old);
+      }
+    }
+    for (const index of indices) verified.add(index);
     const entry = this.handles.get(native);
     if (entry === undefined) return;
-    for (const index of indices) entry.verified.add(index);
     entry.unsynced += bytes;
     if (entry.unsynced < writebackBytes || entry.syncing !== null) return;
     entry.unsynced = 0;
@@ -116,15 +132,24 @@ export class OpenTemps {
 
   /**
    * Hand over the open handle of `native` (the caller closes it), if one is
-   * cached, with how many distinct blocks were written through it (a handle
-   * opened again knows of none: what an evicted handle or an earlier run
-   * wrote is unaccounted for).
+   * cached.
    */
-  async take(native: string): Promise<{ readonly handle: FileHandle; readonly verifiedBlocks: number } | undefined> {
+  async take(native: string): Promise<FileHandle | undefined> {
     const entry = this.handles.get(native);
     this.handles.delete(native);
     await entry?.syncing;
-    return entry === undefined ? undefined : { handle: entry.handle, verifiedBlocks: entry.verified.size };
+    return entry?.handle;
+  }
+
+  /**
+   * How many distinct blocks of `native` this process hashed and wrote (an
+   * earlier run's blocks are unaccounted for), forgetting them: the caller is
+   * about to commit the file.
+   */
+  takeVerified(native: string): number {
+    const n = this.verified.get(native)?.size ?? 0;
+    this.verified.delete(native);
+    return n;
   }
 
   /**
@@ -135,6 +160,7 @@ export class OpenTemps {
    */
   async discard(native: string): Promise<void> {
     const entry = this.handles.get(native);
+    this.verified.delete(native);
     if (entry !== undefined) {
       this.handles.delete(native);
       this.leaving.set(native, entry);

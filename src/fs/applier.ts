@@ -12,9 +12,9 @@
  *   `.ploppy-tmp-<hash8>-<basename>`, since a rename cannot cross file systems.
  *   Each block is hashed before it is written: no block reaches disk unless
  *   its hash matches.
- * - commitFile checks the temp file against version.blocks: its size, and the
- *   hash of every block this process did not itself hash and write through
- *   the handle still open (all of them after a restart or an eviction). It
+ * - commitFile checks the temp file against version.blocks: its size, and,
+ *   unless this process itself hashed and wrote every block (OpenTemps
+ *   remembers which), the hash of every block (after a restart, say). It
  *   sets mode and mtime, fsyncs the file, renames it into place and fsyncs
  *   the directory.
  *   Permission bits: the owner's come from the version; group and other get
@@ -138,6 +138,9 @@ const isDiskEntry = (x: DiskEntry | EffectResult): x is DiskEntry => 'ino' in x;
 type BlockOp = Extract<WriteOp, { op: 'writeBlock' | 'copyBlock' | 'keepBlock' }>;
 type CopyOp = Extract<WriteOp, { op: 'copyBlock' }>;
 
+/** Directories whose device is remembered, at most (then forgotten all at once). */
+const directoryDevicesMax = 65_536;
+
 /** How many of one file's consecutive local copies run at once. */
 const copyAheadBlocks = 8;
 
@@ -202,6 +205,8 @@ export class Applier {
   private readonly blockQueue: Queued[] = [];
   /** Paths the queued block operations write to or read from, and their parent directories: how many of each. */
   private readonly blockPaths = new Map<string, number>();
+  /** The device of directories looked at (onRootDevice). */
+  private readonly devices = new Map<string, number>();
   /** Operations other than block writes in blockQueue (while any is, every later one joins it). */
   private orderedOthers = 0;
   private draining = false;
@@ -415,11 +420,21 @@ export class Applier {
     return { native, temp };
   }
 
-  /** Whether `native` would sit on the root's file system (its nearest existing directory does): then a rename from the staging directory reaches it. */
+  /**
+   * Whether `native` would sit on the root's file system (its nearest existing
+   * directory does): then a rename from the staging directory reaches it.
+   * Directories' devices are remembered (a rename that finds one changed
+   * clears them, see renameIntoPlace).
+   */
   private onRootDevice(native: string): boolean {
     for (let dir = path.dirname(native); dir.length >= this.folder.root.length; dir = path.dirname(dir)) {
+      const known = this.devices.get(dir);
+      if (known !== undefined) return known === this.rootDevice;
       const st = lstatSync(dir, { throwIfNoEntry: false });
-      if (st !== undefined) return st.dev === this.rootDevice;
+      if (st === undefined) continue;
+      if (this.devices.size >= directoryDevicesMax) this.devices.clear();
+      this.devices.set(dir, st.dev);
+      return st.dev === this.rootDevice;
     }
     return true;
   }
@@ -541,7 +556,8 @@ export class Applier {
    * A block an interrupted transfer wrote before a restart (FsOp keepBlock):
    * read and hashed where it sits in the temp file, which is neither created
    * nor changed. Anything else (no temp file, a hole, other bytes) fails, and
-   * the engine fetches the block instead. The commit verifies every block again.
+   * the engine fetches the block instead. A block kept counts as hashed and
+   * written by this process (the commit does not hash it again).
    */
   private async keepBlocks(op: Extract<WriteOp, { op: 'keepBlock' }>, batch: Batch): Promise<void> {
     const { temp } = await this.locate(op.path, op.version, batch);
@@ -559,6 +575,7 @@ export class Applier {
       if (data.length >= hashOffThreadBytesMin) blockBuffers.give(data.buffer);
       if (!kept) throw new PloppyError('FS_ERROR', `${op.path}: block ${index} is not in the temporary file`);
     }
+    this.temps.written(temp, op.indices, 0); // hashed where they sit: as good as written now
   }
 
   /**
@@ -646,6 +663,7 @@ export class Applier {
     try {
       renameSync(temp, native); // a metadata operation: cheaper here than through the thread pool
     } catch (e) {
+      if (errnoOf(e) === 'EXDEV') this.devices.clear(); // mounted since: the next attempt assembles beside the target
       if (errnoOf(e) !== 'ENOENT') throw e;
       await this.ensureParent(native, batch, i);
       renameSync(temp, native);
@@ -682,20 +700,22 @@ export class Applier {
   }
 
   /**
-   * The handle writeBlock left open, with the blocks written through it, or
-   * the temp file opened again (created, for an empty file), with none.
+   * The handle writeBlock left open, or the temp file opened again (created,
+   * for an empty file), with how many of its blocks this process hashed and
+   * wrote.
    */
   private async openTempForCommit(
     p: SyncPath, native: string, temp: string, version: FileVersion, batch: Batch, i: number,
   ): Promise<{ readonly handle: FileHandle; readonly verifiedBlocks: number }> {
+    const verifiedBlocks = this.temps.takeVerified(temp);
     const cached = await this.temps.take(temp);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) return { handle: cached, verifiedBlocks };
     if (version.size === 0) {
       const flags = constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
       return { handle: await this.withParents(native, temp, batch, i, () => open(temp, flags, 0o600)), verifiedBlocks: 0 };
     }
     try {
-      return { handle: await open(temp, constants.O_RDWR | constants.O_NOFOLLOW), verifiedBlocks: 0 };
+      return { handle: await open(temp, constants.O_RDWR | constants.O_NOFOLLOW), verifiedBlocks };
     } catch (e) {
       if (isNotFound(e)) throw new PloppyError('FS_ERROR', `${p}: no temporary file to commit (no blocks were written)`);
       throw e;
@@ -720,11 +740,11 @@ export class Applier {
 
   /**
    * Every block of the temp file must hash to version.blocks (big files on the
-   * pool, small ones through `handle`). When every block was written through
-   * this very handle, each was hashed just before it was written (writeBlocks),
-   * so only the size is checked (a longer leftover is hashed, and emptied);
-   * a block this process did not write (an evicted handle, a file kept from
-   * an earlier run) is read and hashed here, as every block used to be.
+   * pool, small ones through `handle`). When this process wrote every block,
+   * each was hashed just before it was written (writeBlocks, copyBlocks), so
+   * only the size is checked (a longer leftover is hashed, and emptied); a
+   * temp file holding a block this process did not write (one kept from an
+   * earlier run) is read and hashed here whole, as every one used to be.
    */
   private async verifyTemp(p: SyncPath, temp: string, handle: FileHandle, version: FileVersion, verifiedBlocks: number): Promise<void> {
     if (verifiedBlocks === version.blocks.length && fstatSync(handle.fd).size === version.size) return;
