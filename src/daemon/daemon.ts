@@ -342,12 +342,14 @@ export class Daemon {
         }
         for (const change of changes) this.submit({ kind: 'local', change });
       },
+      onEvent: (native) => this.applier?.entryChanged(native),
       onRescanNeeded: (reason) => {
+        this.applier?.forgetDirectories();
         log(`rescanning: ${reason}`);
         void this.runScan().catch((e: unknown) => log(`rescan failed: ${String(e)}`));
       },
     });
-    this.applier = await Applier.open(this.config.dir, { listener: this.watcher, pool: this.pool, blocks: this.blocks, ignore: first.ignore });
+    this.applier = await Applier.open(this.config.dir, { listener: this.watcher, pool: this.pool, blocks: this.blocks, ignore: first.ignore, watched: true });
     this.fsReadyResolve();
     // What changed between the first scan's walk and the watcher being ready was seen by neither:
     // a second scan (unchanged files cost one lstat each) catches it.

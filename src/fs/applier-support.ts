@@ -185,12 +185,14 @@ export class OpenTemps {
 /**
  * What one batch of operations shares: the directories to fsync once at the
  * end (an fsync failure fails every operation that touched that directory),
- * and the directories already checked to be real (not symlinks) in this batch,
- * so deep paths are not lstat'ed segment by segment for every operation.
+ * and the directories already checked to be real (not symlinks), so deep
+ * paths are not lstat'ed segment by segment for every operation.
  */
 export class Batch {
   private readonly dirs = new Map<string, number[]>();
-  readonly verifiedDirectories = new Set<string>();
+
+  /** `verifiedDirectories`: this batch's own, or a longer-lived set the caller keeps (ApplierOptions.watched). */
+  constructor(readonly verifiedDirectories = new Set<string>()) {}
 
   fsyncLater(dir: string, opIndex: number): void {
     const list = this.dirs.get(dir);

@@ -95,6 +95,14 @@ export interface ApplierOptions {
   readonly pool?: HashPool;
   /** Worker threads that read and hash single blocks (serving peers, local copies). */
   readonly blocks?: BlockPool;
+  /**
+   * The folder is watched and every event reaches `entryChanged`: directories
+   * found to be real (not symlinks) are then trusted until an event names
+   * one of them (or the applier itself removes or moves a directory), not
+   * only for one batch. A receiver of 20,000 files in 1,111 directories
+   * otherwise lstat'ed every parent of every path at each write and commit.
+   */
+  readonly watched?: boolean;
 }
 
 interface Located {
@@ -205,6 +213,8 @@ export class Applier {
   private readonly blockQueue: Queued[] = [];
   /** Paths the queued block operations write to or read from, and their parent directories: how many of each. */
   private readonly blockPaths = new Map<string, number>();
+  /** Directories found to be real, kept across batches when the folder is watched (ApplierOptions.watched). */
+  private readonly verifiedDirectories = new Set<string>();
   /** The device of directories looked at (onRootDevice). */
   private readonly devices = new Map<string, number>();
   /** Operations other than block writes in blockQueue (while any is, every later one joins it). */
@@ -220,6 +230,21 @@ export class Applier {
   static async open(dir: string, options: ApplierOptions = {}): Promise<Applier> {
     const folder = await SharedFolder.open(dir);
     return new Applier(folder, (await lstat(folder.root)).dev, options);
+  }
+
+  /**
+   * A watch event named `native`: if it is a directory trusted to be real, it
+   * may have been removed, moved or replaced (by a symlink, say), so none is
+   * trusted any more. Events naming files (the applier's own renames) change
+   * nothing.
+   */
+  entryChanged(native: string): void {
+    if (this.verifiedDirectories.has(native)) this.verifiedDirectories.clear();
+  }
+
+  /** Trust no directory checked so far (the watcher lost events, or restarted). */
+  forgetDirectories(): void {
+    this.verifiedDirectories.clear();
   }
 
   /** The shared folder's real path. */
@@ -303,7 +328,7 @@ export class Applier {
    * are fsynced.
    */
   private async runBatch(ops: readonly WriteOp[]): Promise<EffectResult[]> {
-    const batch = new Batch();
+    const batch = new Batch(this.options.watched === true ? this.verifiedDirectories : undefined);
     const results: EffectResult[] = [];
     for (let i = 0; i < ops.length;) {
       const commits = commitGroupAt(ops, i);

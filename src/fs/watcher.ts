@@ -50,6 +50,8 @@ export interface WatcherOptions {
   /** A batch of changes, and the entries they leave on disk (null: gone) for the caller's inode map. */
   readonly onChanges: (changes: LocalChange[], entries: ReadonlyMap<SyncPath, DiskEntry | null>) => void;
   readonly onRescanNeeded: (reason: string) => void;
+  /** Every path an event names, as the event arrives (before the debounce; the applier forgets what it knew of it). */
+  readonly onEvent?: (native: string) => void;
   readonly debounceMs?: number;
 }
 
@@ -182,6 +184,7 @@ export class Watcher implements WriteListener {
   }
 
   private noted(native: string): void {
+    this.options.onEvent?.(native);
     const p = this.syncPathOf(native);
     if (p === '' || p === null || this.closed) return;
     this.pending.set(p, native);

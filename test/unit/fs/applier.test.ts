@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { lstat, mkdir, readFile, readdir, readlink, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, readlink, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Applier } from '../../../src/fs/applier.js';
@@ -222,6 +222,35 @@ describe('applier: a file rebuilt from its old version on block workers', () => 
     } finally {
       await applier.close();
       await blocks.close();
+    }
+  });
+});
+
+describe('applier: directories trusted while the folder is watched', () => {
+  it('trusts a checked directory across batches until an event names it, then checks it again', async () => {
+    const root = await tempDir('watched');
+    const outside = await tempDir('watched-outside');
+    const applier = await Applier.open(root, { watched: true });
+    try {
+      await put(applier, 'a/b/one.txt', Buffer.from('one'));
+      // The user replaces a/b by a symlink to a directory outside the folder; the watcher reports a/b.
+      await rm(path.join(root, 'a/b'), { recursive: true });
+      await symlink(outside, path.join(root, 'a/b'));
+      applier.entryChanged(path.join(applier.root, 'a/b'));
+      const bytes = Buffer.from('two');
+      const v = fileVersion('a/b/two.txt', bytes);
+      const results = await applier.applyAll([
+        { op: 'writeBlock', path: sp('a/b/two.txt'), version: v, indices: [0], hash: v.blocks[0]!, data: bytes },
+        { op: 'commitFile', path: sp('a/b/two.txt'), version: v, expect: null },
+      ]);
+      for (const r of results) assertFailed(r, 'PATH_ESCAPES_FOLDER');
+      assert.deepEqual(await readdir(outside), []);
+      // An event naming a file (the applier's own renames, say) keeps the trust in its directory.
+      await put(applier, 'c/d/three.txt', Buffer.from('three'));
+      applier.entryChanged(path.join(applier.root, 'c/d/three.txt'));
+      await put(applier, 'c/d/four.txt', Buffer.from('four'));
+    } finally {
+      await applier.close();
     }
   });
 });
