@@ -22,6 +22,14 @@ const writebackBytes = 32 * 1024 * 1024;
 /** Temp files whose verified blocks are remembered, at most (a transfer given up leaves its record behind). */
 const verifiedTempsMax = 4096;
 
+/** Block indices written to a temp file, and the block list of the content they belong to. */
+interface VerifiedBlocks {
+  readonly blocks: readonly string[];
+  readonly indices: Set<number>;
+}
+
+const sameBlocks = (a: readonly string[], b: readonly string[]): boolean => a === b || (a.length === b.length && a.every((h, i) => h === b[i]));
+
 /** Read-write, created if missing, never truncated, never through a symlink planted at the name. */
 const tempOpenFlags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW;
 
@@ -54,11 +62,13 @@ export class OpenTemps {
   private readonly leaving = new Map<string, OpenTemp>();
   /**
    * Per temp file, the block indices this process wrote to it, each hashed
-   * just before (kept when its handle is closed to make room: nothing else
-   * writes to the applier's temp files; forgotten when it is committed or
-   * discarded, and the oldest first beyond verifiedTempsMax).
+   * just before, and the block list they belong to (kept when its handle is
+   * closed to make room: nothing else writes to the applier's temp files;
+   * forgotten when it is committed or discarded, and the oldest first beyond
+   * verifiedTempsMax). A temp file's name holds only 32 bits of its content's
+   * hash, so the block list is what says the blocks are this content's.
    */
-  private readonly verified = new Map<string, Set<number>>();
+  private readonly verified = new Map<string, VerifiedBlocks>();
 
   constructor(private readonly openMax: number) {}
 
@@ -89,19 +99,21 @@ export class OpenTemps {
   }
 
   /**
-   * Blocks `indices` (verified, `bytes` in all) were written to `native`:
-   * start a background datasync when enough piled up.
+   * Blocks `indices` of the file whose blocks are `blocks` (each hashed just
+   * before, `bytes` in all) were written to `native`: start a background
+   * datasync when enough piled up.
    */
-  written(native: string, indices: readonly number[], bytes: number): void {
+  written(native: string, blocks: readonly string[], indices: readonly number[], bytes: number): void {
     let verified = this.verified.get(native);
-    if (verified === undefined) {
-      this.verified.set(native, (verified = new Set()));
+    if (verified === undefined || !sameBlocks(verified.blocks, blocks)) {
+      this.verified.delete(native);
+      this.verified.set(native, (verified = { blocks, indices: new Set() }));
       for (const old of this.verified.keys()) {
         if (this.verified.size <= verifiedTempsMax) break;
         this.verified.delete(old);
       }
     }
-    for (const index of indices) verified.add(index);
+    for (const index of indices) verified.indices.add(index);
     const entry = this.handles.get(native);
     if (entry === undefined) return;
     entry.unsynced += bytes;
@@ -142,14 +154,14 @@ export class OpenTemps {
   }
 
   /**
-   * How many distinct blocks of `native` this process hashed and wrote (an
-   * earlier run's blocks are unaccounted for), forgetting them: the caller is
-   * about to commit the file.
+   * How many distinct blocks of the file whose blocks are `blocks` this
+   * process hashed and wrote to `native` (an earlier run's blocks are
+   * unaccounted for), forgetting them: the caller is about to commit it.
    */
-  takeVerified(native: string): number {
-    const n = this.verified.get(native)?.size ?? 0;
+  takeVerified(native: string, blocks: readonly string[]): number {
+    const verified = this.verified.get(native);
     this.verified.delete(native);
-    return n;
+    return verified !== undefined && sameBlocks(verified.blocks, blocks) ? verified.indices.size : 0;
   }
 
   /**

@@ -511,7 +511,7 @@ export class Applier {
     this.checkIndices(p, version, indices, hash, data.length);
     await this.withTemp(p, version, batch, i, async (handle, temp) => {
       for (const index of indices) await writeFully(handle, data, index * version.blockSizeBytes);
-      this.temps.written(temp, indices, data.length * indices.length);
+      this.temps.written(temp, version.blocks, indices, data.length * indices.length);
     });
   }
 
@@ -573,7 +573,7 @@ export class Applier {
       const length = data.length;
       blockBuffers.give(data.buffer);
       if (length !== op.length || digest !== op.hash) throw stale(); // and nothing was written
-      this.temps.written(temp, op.indices, length * op.indices.length);
+      this.temps.written(temp, op.version.blocks, op.indices, length * op.indices.length);
     });
   }
 
@@ -600,7 +600,7 @@ export class Applier {
       if (data.length >= hashOffThreadBytesMin) blockBuffers.give(data.buffer);
       if (!kept) throw new PloppyError('FS_ERROR', `${op.path}: block ${index} is not in the temporary file`);
     }
-    this.temps.written(temp, op.indices, 0); // hashed where they sit: as good as written now
+    this.temps.written(temp, op.version.blocks, op.indices, 0); // hashed where they sit: as good as written now
   }
 
   /**
@@ -732,7 +732,7 @@ export class Applier {
   private async openTempForCommit(
     p: SyncPath, native: string, temp: string, version: FileVersion, batch: Batch, i: number,
   ): Promise<{ readonly handle: FileHandle; readonly verifiedBlocks: number }> {
-    const verifiedBlocks = this.temps.takeVerified(temp);
+    const verifiedBlocks = this.temps.takeVerified(temp, version.blocks);
     const cached = await this.temps.take(temp);
     if (cached !== undefined) return { handle: cached, verifiedBlocks };
     if (version.size === 0) {

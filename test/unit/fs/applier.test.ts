@@ -4,6 +4,7 @@ import { lstat, mkdir, readFile, readdir, readlink, rm, stat, symlink, utimes, w
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Applier } from '../../../src/fs/applier.js';
+import { OpenTemps } from '../../../src/fs/applier-support.js';
 import type { WriteListener, WriteOp } from '../../../src/fs/applier.js';
 import { stagedTempPath, tempNameFor } from '../../../src/fs/disk.js';
 import { stagingDirName } from '../../../src/core/constants.js';
@@ -256,6 +257,18 @@ describe('applier: directories trusted while the folder is watched', () => {
 });
 
 describe('applier: what a commit reads again', () => {
+  it('counts verified blocks only for the content they were written for (a temp name holds 32 bits of it)', () => {
+    const temps = new OpenTemps(4);
+    const a = ['aa', 'bb', 'cc'];
+    temps.written('/t', a, [0, 2], 10);
+    temps.written('/t', [...a], [1], 5); // the same content, another array
+    assert.equal(temps.takeVerified('/t', [...a]), 3);
+    assert.equal(temps.takeVerified('/t', a), 0, 'forgotten once taken');
+    temps.written('/t', a, [0, 1, 2], 15);
+    temps.written('/t', ['aa', 'xx', 'cc'], [1], 5); // other content at the same temp path starts over
+    assert.equal(temps.takeVerified('/t', a), 0);
+  });
+
   it('trusts the blocks it hashed and wrote itself, and hashes every block of a temp file it did not write', async () => {
     const root = await tempDir('reverify');
     const pool = new HashPool(1);
