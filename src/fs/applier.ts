@@ -46,13 +46,13 @@
  *   before and after, with the entry left behind, so the applier's own writes
  *   are not reported back as local changes.
  */
-import { chmod, lstat, lutimes, mkdir, open, readdir, readlink, rename, rm, symlink, unlink, utimes } from 'node:fs/promises';
+import { chmod, lstat, lutimes, mkdir, open, readdir, readlink, rename, rm, rmdir, symlink, unlink, utimes } from 'node:fs/promises';
 import { closeSync, constants, lstatSync, fchmodSync, fstatSync, futimesSync, openSync, readSync, renameSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AssertionError, assert } from '../core/assert.js';
 import { blockLength } from '../core/blocks.js';
-import { applyBatchOpsMax, blockSizeMaxBytes, hashInThreadBytesMax, hashOffThreadBytesMin, tempFilesOpenMax } from '../core/constants.js';
+import { applyBatchOpsMax, blockSizeMaxBytes, hashInThreadBytesMax, hashOffThreadBytesMin, stagingDirName, tempFilesOpenMax } from '../core/constants.js';
 import { blockBuffers, markOwnedMemory } from '../core/buffers.js';
 import { PloppyError } from '../core/errors.js';
 import type { ErrorCode } from '../core/errors.js';
@@ -350,9 +350,14 @@ export class Applier {
     return results.map((r, i) => syncFailures.get(i) ?? r);
   }
 
-  /** Close the temp files held open (their contents stay for a later commit). */
+  /**
+   * Close the temp files held open (their contents stay for a later commit),
+   * and remove the staging directory when nothing is left in it, so a
+   * stopped peer's folder holds only the user's files.
+   */
   async close(): Promise<void> {
     await this.temps.closeAll();
+    await rmdir(path.join(this.folder.root, stagingDirName)).catch(() => undefined); // absent, or holding transfers to resume
   }
 
   /** One operation, with the listener told before and after about every path it may change. */

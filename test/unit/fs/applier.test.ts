@@ -227,6 +227,23 @@ describe('applier: a file rebuilt from its old version on block workers', () => 
   });
 });
 
+describe('applier: the staging directory', () => {
+  it('is removed when the applier closes with nothing in it, and kept while it holds a transfer to resume', async () => {
+    const root = await tempDir('staging');
+    const staging = path.join(root, stagingDirName);
+    let applier = await Applier.open(root);
+    await put(applier, 'done.txt', Buffer.from('done'));
+    await applier.close();
+    await assert.rejects(lstat(staging), { code: 'ENOENT' });
+    applier = await Applier.open(root);
+    const bytes = Buffer.from('half');
+    const v = fileVersion('half.txt', bytes);
+    await applier.applyAll([{ op: 'writeBlock', path: sp('half.txt'), version: v, indices: [0], hash: v.blocks[0]!, data: bytes }]);
+    await applier.close();
+    assert.equal((await readdir(staging)).length, 1, 'the unfinished transfer stays for the next start');
+  });
+});
+
 describe('applier: directories trusted while the folder is watched', () => {
   it('trusts a checked directory across batches until an event names it, then checks it again', async () => {
     const root = await tempDir('watched');
