@@ -48,7 +48,6 @@
  */
 import { chmod, lstat, lutimes, mkdir, open, readdir, readlink, rename, rm, rmdir, symlink, unlink, utimes } from 'node:fs/promises';
 import { closeSync, constants, lstatSync, fchmodSync, fstatSync, futimesSync, openSync, readSync, renameSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { AssertionError, assert } from '../core/assert.js';
 import { blockLength } from '../core/blocks.js';
@@ -62,7 +61,7 @@ import type { EffectResult, FsOp } from '../engine/types.js';
 import type { FileVersion } from '../events/version.js';
 import {
   alreadyInPlace, changedOnDisk, Batch, differs, failureOf, isDiskFull, lstatOrNull, matches, OpenTemps,
-  readFully, removeEmptyDirectory, writeFully,
+  readFully, removeEmptyDirectory, TempFile, writeFully,
 } from './applier-support.js';
 import type { HashFile } from './applier-support.js';
 import { diskModeFor, isApplierTempName, isTempName, ownerBits, stagedTempPath, tempNameFor } from './disk.js';
@@ -117,7 +116,7 @@ interface PreparedCommit {
   readonly native: string;
   readonly temp: string;
   readonly version: FileVersion;
-  readonly handle: FileHandle;
+  readonly handle: TempFile;
 }
 
 interface Queued {
@@ -534,7 +533,7 @@ export class Applier {
    * while `write` runs. A full disk removes the temp file (DISK_FULL); the
    * target itself is never touched here.
    */
-  private async withTemp(p: SyncPath, version: FileVersion, batch: Batch, i: number, write: (handle: FileHandle, temp: string) => Promise<void>): Promise<void> {
+  private async withTemp(p: SyncPath, version: FileVersion, batch: Batch, i: number, write: (handle: TempFile, temp: string) => Promise<void>): Promise<void> {
     const { temp, native } = await this.locateForWrite(p, version, batch);
     try {
       const handle = await this.withParents(native, temp, batch, i, () => this.temps.acquire(temp));
@@ -736,16 +735,16 @@ export class Applier {
    */
   private async openTempForCommit(
     p: SyncPath, native: string, temp: string, version: FileVersion, batch: Batch, i: number,
-  ): Promise<{ readonly handle: FileHandle; readonly verifiedBlocks: number }> {
+  ): Promise<{ readonly handle: TempFile; readonly verifiedBlocks: number }> {
     const verifiedBlocks = this.temps.takeVerified(temp, version.blocks);
     const cached = await this.temps.take(temp);
     if (cached !== undefined) return { handle: cached, verifiedBlocks };
     if (version.size === 0) {
       const flags = constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
-      return { handle: await this.withParents(native, temp, batch, i, () => open(temp, flags, 0o600)), verifiedBlocks: 0 };
+      return { handle: await this.withParents(native, temp, batch, i, async () => TempFile.open(temp, flags, 0o600)), verifiedBlocks: 0 };
     }
     try {
-      return { handle: await open(temp, constants.O_RDWR | constants.O_NOFOLLOW), verifiedBlocks };
+      return { handle: TempFile.open(temp, constants.O_RDWR | constants.O_NOFOLLOW), verifiedBlocks };
     } catch (e) {
       if (isNotFound(e)) throw new PloppyError('FS_ERROR', `${p}: no temporary file to commit (no blocks were written)`);
       throw e;
@@ -776,7 +775,7 @@ export class Applier {
    * temp file holding a block this process did not write (one kept from an
    * earlier run) is read and hashed here whole, as every one used to be.
    */
-  private async verifyTemp(p: SyncPath, temp: string, handle: FileHandle, version: FileVersion, verifiedBlocks: number): Promise<void> {
+  private async verifyTemp(p: SyncPath, temp: string, handle: TempFile, version: FileVersion, verifiedBlocks: number): Promise<void> {
     if (verifiedBlocks === version.blocks.length && fstatSync(handle.fd).size === version.size) return;
     const pool = this.options.pool;
     const { size, blocks } = pool !== undefined && version.size >= hashInThreadBytesMax ? await pool.hash(temp, version.size) : await hashOpenFile(handle, version.blockSizeBytes, version.size);

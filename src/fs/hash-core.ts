@@ -13,7 +13,6 @@ import type { Hash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
 import { blockSizeFor } from '../core/blocks.js';
 import { hashAttemptsMax, hashReadBufferBytes } from '../core/constants.js';
 import { PloppyError } from '../core/errors.js';
@@ -141,7 +140,10 @@ export async function hashFileAsync(path: string, reusable?: Buffer): Promise<Fi
  * hashed with `blockSizeBytes` and read to its end whatever its length: no
  * fstat, the reads tell the size.
  */
-export async function hashOpenFile(handle: FileHandle, blockSizeBytes: number, expectedBytes: number): Promise<{ size: number; blocks: BlockHash[] }> {
+export async function hashOpenFile(
+  handle: { readonly fd: number; read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }> },
+  blockSizeBytes: number, expectedBytes: number,
+): Promise<{ size: number; blocks: BlockHash[] }> {
   const hasher = new BlockHasher(blockSizeBytes);
   const buffer = Buffer.allocUnsafe(Math.min(hashReadBufferBytes, expectedBytes + 1));
   // A small file (just written: in the page cache) is read at once from this thread, not through the thread pool.
