@@ -100,6 +100,9 @@ function mustWait(call: Call, version: FileVersion): boolean {
 /** Start queued transfers, oldest first, while fewer than filePlansGatheringMax plans gather. */
 function startQueued(call: Call): void {
   const plans = call.vol.plans;
+  // Checked before iterating too: pump runs this at the end of every call, and reaching the
+  // first queued entry means skipping every one deleted before it (a Map keeps their slots).
+  if (plans.gathering.size >= filePlansGatheringMax) return;
   for (const [path, q] of plans.queued) {
     if (plans.gathering.size >= filePlansGatheringMax) return;
     plans.queued.delete(path);
