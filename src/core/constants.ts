@@ -112,6 +112,14 @@ export const watchDebounceMaxMs = 400;
 export const fullRescanIntervalMs = 60 * 60 * 1000;
 /** A new directory is listed by the watcher once it is seen and again this much later (see Watcher.relist). */
 export const watchRelistDelayMs = 1_000;
+/**
+ * chokidar re-reads a directory (readdir and an lstat per entry) after events
+ * in it; once a directory has been listed, a re-read waits this long and the
+ * events meanwhile join it (ChokidarSource.deferRereads). Under
+ * watchRelistDelayMs, so the watcher's second look at a new directory comes
+ * after chokidar has found and watched it.
+ */
+export const watchRereadDelayMs = 500;
 /** More distinct paths pending than this and the watcher asks for a full rescan instead. */
 export const watchPendingPathsMax = 50_000;
 /** Temporary files the applier keeps open between writeBlock calls (and hands to commitFile). */

@@ -21,10 +21,18 @@
  *   reports nothing).
  * - Temp files and ignored paths are filtered by name or rule before anything
  *   else.
+ * - chokidar re-reads a directory around every event in it, to find new
+ *   subdirectories and vanished entries. Once a directory has been listed, a
+ *   re-read waits watchRereadDelayMs and the events meanwhile join it
+ *   (deferRereads): a peer renaming 20 files into a directory had it listed
+ *   about five times, now once or twice. Files do not wait for it (their raw
+ *   events are passed on at once); a new subdirectory is watched up to that
+ *   much later, and the Watcher lists it itself when it is seen (Watcher.relist).
  */
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
+import { watchRereadDelayMs } from '../core/constants.js';
 
 /** What the owner of a source provides. */
 export interface PathSourceOptions {
@@ -44,6 +52,8 @@ export class ChokidarSource {
   private watcher: FSWatcher | null = null;
   /** Set once the initial walk is over: listings after it can reveal files nobody reported. */
   private ready = false;
+  /** Whether chokidar's re-reads are deferred (false if its internals changed shape: see deferRereads). */
+  rereadsDeferred = false;
 
   constructor(
     private readonly root: string,
@@ -58,6 +68,7 @@ export class ChokidarSource {
       ignored: (native: string, stats?: Stats) => this.skip(native, stats),
     });
     this.watcher = w;
+    this.rereadsDeferred = deferRereads(w, watchRereadDelayMs, () => this.ready);
     for (const event of ['add', 'addDir', 'change', 'unlink'] as const) w.on(event, (native: string) => onPath(native));
     w.on('unlinkDir', (native: string) => {
       if (native === this.root) onError('the shared folder itself was removed');
@@ -93,4 +104,39 @@ export class ChokidarSource {
     }
     return this.options.ignored(native, stats?.isDirectory() ?? false);
   }
+}
+
+/** The shape of chokidar 5's directory reader (NodeFsHandler._handleRead), which deferRereads wraps. */
+type HandleRead = (directory: string, initialAdd: boolean, ...rest: unknown[]) => Promise<void> | undefined;
+
+/**
+ * Make chokidar's re-reads of a directory it has listed before wait `delayMs`,
+ * the requests meanwhile joining one re-read (see the theory of operation).
+ * Before `ready` (the initial walk) and for a directory's first listing,
+ * reads run at once. This reaches into chokidar's NodeFsHandler; when that is
+ * not shaped as expected (another chokidar version) nothing changes and this
+ * returns false (a unit test checks it returns true with the installed one).
+ */
+function deferRereads(w: FSWatcher, delayMs: number, ready: () => boolean): boolean {
+  const handler = (w as unknown as { _nodeFsHandler?: { _handleRead?: unknown } })._nodeFsHandler;
+  if (handler === undefined || typeof handler._handleRead !== 'function') return false;
+  const read = (handler._handleRead as HandleRead).bind(handler);
+  const listed = new Set<string>();
+  const waiting = new Map<string, unknown[]>();
+  handler._handleRead = (directory: string, initialAdd: boolean, ...rest: unknown[]): Promise<void> | undefined => {
+    if (!ready() || initialAdd || !listed.has(directory)) {
+      listed.add(directory);
+      return read(directory, initialAdd, ...rest);
+    }
+    if (!waiting.has(directory)) {
+      setTimeout(() => {
+        const args = waiting.get(directory);
+        waiting.delete(directory);
+        if (args !== undefined && !w.closed) void read(directory, false, ...args);
+      }, delayMs).unref();
+    }
+    waiting.set(directory, rest); // the latest arguments (the same helpers each time)
+    return undefined;
+  };
+  return true;
 }

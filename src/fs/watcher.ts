@@ -236,6 +236,8 @@ export class Watcher implements WriteListener {
         present.push({ path: p, native, st });
       }
     });
+    const appeared = present.filter(({ path: p, st }) => st.isDirectory() && this.known.get(p)?.type !== 'directory');
+    if (gone.length > 0 && appeared.length > 0) present.push(...(await this.entriesUnder(appeared, new Set(looked.map((l) => l.path)))));
     for (const { path: p, native, st } of present) {
       if (st.isDirectory() && this.known.get(p)?.type !== 'directory') this.relist(native);
     }
@@ -265,6 +267,38 @@ export class Watcher implements WriteListener {
     };
     void look();
     setTimeout(() => void look(), watchRelistDelayMs).unref();
+  }
+
+  /**
+   * What is under directories that appeared in a batch that also lost
+   * something, looked at now: a directory renamed within the folder is the old
+   * one gone and the new one present, and its entries are matched as moves
+   * (by inode) only when they are in the same batch. They are not left to
+   * chokidar's listing of the new directory, which may come later
+   * (ChokidarSource defers re-reads). Entries known and unchanged, ignored or
+   * already in the batch are left out; at most watchPendingPathsMax are looked
+   * at (the rest come through the listings, as news rather than moves).
+   */
+  private async entriesUnder(dirs: readonly Seen[], inBatch: ReadonlySet<string>): Promise<Seen[]> {
+    const out: Seen[] = [];
+    const queue = dirs.map((d) => d.native);
+    let looked = 0;
+    while (queue.length > 0 && looked < watchPendingPathsMax) {
+      const dir = queue.shift() as string;
+      const names = await readdir(dir).catch(() => [] as string[]);
+      for (const name of names) {
+        if (isTempName(name) || ++looked > watchPendingPathsMax) continue;
+        const native = path.join(dir, name);
+        const p = this.syncPathOf(native);
+        if (p === '' || p === null || inBatch.has(p)) continue;
+        const st = await lstatOrNull(native);
+        if (st === null || typeOf(st) === null || this.options.ignore.ignores(p, st.isDirectory())) continue;
+        if (st.isDirectory()) queue.push(native);
+        const k = this.known.get(p);
+        if (!(k !== undefined && unchangedOnDisk(k, st))) out.push({ path: p, native, st });
+      }
+    }
+    return out;
   }
 
   /** A directory that is gone took what the engine knows under it along (a moved directory's watches report nothing more). */

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { appendFile, chmod, mkdir, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { watchDebounceMaxMs, watchDebounceMs } from '../../../src/core/constants.js';
+import { watchDebounceMaxMs, watchDebounceMs, watchRereadDelayMs } from '../../../src/core/constants.js';
+import { ChokidarSource } from '../../../src/fs/chokidar-source.js';
 import type { LocalChange } from '../../../src/engine/types.js';
 import { Applier } from '../../../src/fs/applier.js';
 import { scan } from '../../../src/fs/scanner.js';
@@ -227,5 +228,36 @@ describe('watcher', () => {
     await watcher.settled();
     const deleted = rec.changes.filter((c) => c.kind === 'deleted').map((c) => c.kind === 'deleted' && c.path);
     assert.deepEqual(deleted, ['gone/sub/f.txt', 'gone/sub', 'gone']);
+  });
+});
+
+describe('chokidar source', () => {
+  it('re-lists a directory once or twice for a burst of files, not once per file', async () => {
+    const root = await tempDir('watch-rereads');
+    await mkdir(path.join(root, 'busy'));
+    const listed = new Map<string, number>();
+    const paths: string[] = [];
+    const source = new ChokidarSource(root, {
+      onPath: (native) => paths.push(native),
+      onListed: (native) => listed.set(native, (listed.get(native) ?? 0) + 1),
+      onError: () => {},
+      ignored: () => false,
+      ignoredName: () => false,
+    });
+    await source.start();
+    try {
+      assert.equal(source.rereadsDeferred, true, 'chokidar 5 is shaped as deferRereads expects');
+      for (let i = 0; i < 20; i++) {
+        await writeFile(path.join(root, `busy/f${i}`), `${i}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await new Promise((r) => setTimeout(r, watchRereadDelayMs * 2 + 500));
+      for (let i = 0; i < 20; i++) assert.ok(paths.includes(path.join(root, `busy/f${i}`)), `the raw event for f${i} came through`);
+      // Each re-read offers every file in the directory: re-read per event, that was up to 20 listings.
+      const listings = Math.max(...[...listed.values()]);
+      assert.ok(listings <= 2, `the first file was listed ${listings} times`);
+    } finally {
+      await source.close();
+    }
   });
 });
