@@ -56,12 +56,13 @@ export class Daemon {
   private control: Server | null = null;
   private applier: Applier | null = null;
   private watcher: Watcher | null = null;
-  private readonly pool = new HashPool();
   private readonly sessions = new Map<PeerId, Session>();
   private readonly serving = new Map<PeerId, Promise<void>>();
   /** Per peer: messages waiting for earlier ones (a block being hashed) before they reach the engine. */
   private readonly inbound = new Map<PeerId, Promise<void>>();
   private readonly blocks = new BlockPool(Math.min(blockThreadsMax, availableParallelism()));
+  /** The scanner's and the applier's whole-file hashing, on the block workers (one set of threads). */
+  private readonly pool = new HashPool(this.blocks);
   private readonly readSlots = new Limiter(serveReadsInFlightMax);
   /** Bytes of received blocks handed to the applier and not yet written; see writesPending. */
   private pendingWriteBytes = 0;

@@ -2,7 +2,8 @@
  * A block worker thread: reads a block of a file and hashes it (and, for a
  * copy, writes it to a temp file when the hash is the expected one), or
  * hashes a block it is handed, and sends the bytes back with their SHA-256. Buffers
- * cross the thread boundary by transfer, never by copy. See block-pool.ts.
+ * cross the thread boundary by transfer, never by copy. It also hashes whole
+ * files for the scanner (a batch of paths, one outcome each). See block-pool.ts.
  *
  * Open files are kept (a few, least recently used first out), since a
  * transfer reads a file block after block. A kept descriptor whose file was
@@ -12,8 +13,10 @@
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
+import { hashReadBufferBytes } from '../core/constants.js';
 import { isPloppyError } from '../core/errors.js';
 import type { BlockJob, BlockJobResult } from './block-pool.js';
+import { failedOutcome, hashFileSync, type HashOutcome } from './hash-core.js';
 import { writeAt } from './write-at.js';
 
 const openFilesMax = 32;
@@ -73,9 +76,29 @@ function hash(job: Extract<BlockJob, { kind: 'hash' }>): BlockJobResult {
   return { id: job.id, ok: true, buffer: job.buffer, byteOffset: job.byteOffset, length: job.length, digest };
 }
 
+/** The read buffer for whole files, made on the first batch (a worker that only moves blocks never needs it). */
+let fileBuffer: Buffer | null = null;
+
+function hashFiles(job: Extract<BlockJob, { kind: 'files' }>): BlockJobResult {
+  fileBuffer ??= Buffer.allocUnsafe(hashReadBufferBytes);
+  const buffer = fileBuffer;
+  const outcomes = job.paths.map((path): HashOutcome => {
+    try {
+      return { ok: true, digest: hashFileSync(path, buffer) };
+    } catch (e) {
+      return failedOutcome(e);
+    }
+  });
+  return { id: job.id, ok: true, outcomes };
+}
+
 function run(job: BlockJob): BlockJobResult {
   try {
-    return job.kind === 'read' ? read(job) : hash(job);
+    switch (job.kind) {
+      case 'read': return read(job);
+      case 'hash': return hash(job);
+      case 'files': return hashFiles(job);
+    }
   } catch (e) {
     const code = isPloppyError(e) ? e.code : (e as NodeJS.ErrnoException).code ?? 'FS_ERROR';
     return { id: job.id, ok: false, code, message: e instanceof Error ? e.message : String(e) };
@@ -86,7 +109,7 @@ const port = parentPort;
 if (port !== null) {
   port.on('message', (job: BlockJob) => {
     const result = run(job);
-    port.postMessage(result, result.ok ? [result.buffer] : []); // a failed job's buffer is simply dropped
+    port.postMessage(result, result.ok && 'buffer' in result ? [result.buffer] : []); // a failed job's buffer is simply dropped
     if (idleTimer !== null) clearTimeout(idleTimer);
     idleTimer = setTimeout(closeAll, idleCloseMs);
     idleTimer.unref();

@@ -15,7 +15,7 @@ import type { Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { blockSizeFor } from '../core/blocks.js';
 import { hashAttemptsMax, hashReadBufferBytes } from '../core/constants.js';
-import { PloppyError } from '../core/errors.js';
+import { isPloppyError, PloppyError } from '../core/errors.js';
 import type { BlockHash } from '../core/ids.js';
 
 /** A file's content as blocks, with the stat it was read under. */
@@ -83,6 +83,15 @@ function unstable(path: string): PloppyError {
 
 function notAFile(path: string): PloppyError {
   return new PloppyError('FS_ERROR', `${path} is not a regular file`);
+}
+
+/** One file's hashing, as a worker reports it: a digest, or the error's code and message. */
+export type HashOutcome = { readonly ok: true; readonly digest: FileDigest } | { readonly ok: false; readonly code: string; readonly message: string };
+
+/** The outcome of a hashing that threw `e`: PloppyErrors keep their code, system errors their errno. */
+export function failedOutcome(e: unknown): HashOutcome {
+  const code = isPloppyError(e) ? e.code : (e as NodeJS.ErrnoException).code ?? 'FS_ERROR';
+  return { ok: false, code, message: e instanceof Error ? e.message : String(e) };
 }
 
 /** Synchronous hashing, for worker threads. `buffer` is reused across calls. */

@@ -1,12 +1,23 @@
 /**
- * The life of one worker thread in a pool (HashPool, BlockPool): busy while
+ * The life of one worker thread in a pool (BlockPool): busy while
  * it has work; once idle, stopped after the pool's idle time (a daemon at
  * rest then holds no worker's memory), the next job starting another; out of
  * the pool for good when it is stopped, dies or the pool closes.
  */
-import type { Worker } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 
-/** What both pools keep per worker (each adds its own view of the work in flight). */
+/** Start the worker module `name` (beside this one) as compiled JS, or through tsx when running from source. */
+export function spawnWorker(name: string): Worker {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, here));
+  // A worker does not inherit the parent's loader: register tsx in it first.
+  const target = new URL(`./${name}.ts`, here).href;
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const bootstrap = `import { register } from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(target)});`;
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`));
+}
+
+/** What a pool keeps per worker (it adds its own view of the work in flight). */
 export interface WorkerSlot {
   readonly worker: Worker;
   alive: boolean;

@@ -7,6 +7,7 @@ import type { Event, LocalObservation, RecordedEvent } from '../../../src/events
 import { evolve, initialState } from '../../../src/projections/state.js';
 import type { CachedEntry } from '../../../src/fs/disk.js';
 import { BlockHasher, hashFileAsync, hashFileSync } from '../../../src/fs/hash-core.js';
+import { BlockPool } from '../../../src/fs/block-pool.js';
 import { HashPool } from '../../../src/fs/hash-pool.js';
 import { observe, scan, scanCacheOf, toLocalChanges } from '../../../src/fs/scanner.js';
 import type { ScanProgress } from '../../../src/fs/scanner.js';
@@ -73,6 +74,31 @@ describe('block hashing', () => {
       assert.equal(pool.running, 1);
     } finally {
       await pool.close();
+    }
+  });
+
+  it('hashes on a block pool it shares, whose workers outlive it', async () => {
+    const dir = await tempDir('hash');
+    const bytes = patternBytes(600_000, 13);
+    const file = path.join(dir, 'f');
+    await writeFile(file, bytes);
+    const blocks = new BlockPool(2, 5_000);
+    const pool = new HashPool(blocks);
+    try {
+      assert.equal(pool.threads, 2);
+      const [a, b] = await Promise.all([pool.hash(file, bytes.length), blocks.read(file, 0, 1000)]);
+      assert.deepEqual(a.blocks, independentBlocks(bytes).blocks);
+      assert.ok(blocks.running >= 1 && blocks.running <= 2, 'file hashing and block reads ran on the same workers');
+      assert.equal(pool.running, blocks.running);
+      await assert.rejects(pool.hash(path.join(dir, 'missing')), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+      await pool.close();
+      const running = blocks.running;
+      assert.ok(running >= 1, 'closing the hash pool left the shared workers running');
+      assert.equal((await blocks.read(file, 0, 1000)).digest, b.digest);
+      await assert.rejects(pool.hash(file), /closed/);
+    } finally {
+      await pool.close();
+      await blocks.close();
     }
   });
 
