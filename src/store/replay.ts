@@ -3,10 +3,30 @@
  * compare the result with the projections the store maintained incrementally.
  * Used by `ploppy replay` (offline, or inside the daemon when it holds the log).
  */
+import { createHash } from 'node:crypto';
+import { canonicalJson } from '../core/json.js';
 import { evolve, initialState, type State } from '../projections/state.js';
-import { firstDifference, serialiseState } from '../projections/snapshot.js';
+import { firstDifference, projectionNames, serialiseState } from '../projections/snapshot.js';
 import type { VerifyResult } from '../events/codec.js';
 import type { EventLog } from './event-log.js';
+
+/**
+ * SHA-256 of a state's canonical form, entry by entry in key order: two states
+ * have the same digest exactly when firstDifference finds nothing between
+ * them. Lets a comparison hold one state at a time (see replayReport).
+ */
+export function stateDigest(s: State): string {
+  const h = createHash('sha256');
+  h.update(canonicalJson(s.meta));
+  for (const name of projectionNames) {
+    const entries = s[name] as Map<string, unknown>;
+    for (const key of [...entries.keys()].sort()) h.update(`\n${name} ${JSON.stringify(key)} ${canonicalJson(entries.get(key))}`);
+  }
+  return h.digest('hex');
+}
+
+/** The stored projections, or how to load them (again). */
+export type StoredState = State | (() => Promise<State>);
 
 /** A key set that keeps nothing: a rebuild is compared, never written key by key. */
 class UntrackedKeys extends Set<string> {
@@ -63,17 +83,26 @@ export type DecisionVerifier = (log: EventLog, until: number) => Promise<{ ok: b
  * Rebuild, compare with `stored` (the incrementally maintained projections)
  * and check the hash chain. With `until` below the head the rebuild is the
  * state as of that sequence and there is nothing stored to compare it with.
+ * Given as a loader (`ploppy replay` offline), the stored state is reduced
+ * to its digest and let go before the rebuild, so only one state is in memory
+ * at a time; it is loaded again to name the first difference when the
+ * digests differ.
  */
 export async function replayReport(
   log: EventLog,
-  stored: State,
+  stored: StoredState,
   options: { until?: number; verifyDecisions?: DecisionVerifier } = {},
 ): Promise<ReplayReport> {
   const head = log.head();
   const until = options.until === undefined ? head : Math.min(options.until, head);
-  const { chain, rebuilt } = await verifyAndRebuild(log, until);
   const compared = until === head;
-  const difference = compared ? firstDifference(stored, rebuilt) : null;
+  const storedDigest = compared && typeof stored === 'function' ? stateDigest(await stored()) : null;
+  const { chain, rebuilt } = await verifyAndRebuild(log, until);
+  let difference: string | null = null;
+  if (compared && typeof stored !== 'function') difference = firstDifference(stored, rebuilt);
+  else if (compared && typeof stored === 'function' && stateDigest(rebuilt) !== storedDigest) {
+    difference = firstDifference(await stored(), rebuilt) ?? 'the stored state changed while it was compared';
+  }
   const decisions = options.verifyDecisions === undefined ? undefined : await options.verifyDecisions(log, until);
   const ok = chain.ok && difference === null && (decisions?.ok ?? true);
   return {

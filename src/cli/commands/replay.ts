@@ -19,8 +19,7 @@ type Args = HomeArgs & { until?: number; verify: boolean };
 export async function replayOffline(db: string, until: number | undefined, verify: boolean): Promise<ReplayReport> {
   const log = await LevelEventLog.open(db);
   try {
-    const stored = await log.loadState();
-    return await replayReport(log, stored, { ...(until === undefined ? {} : { until }), ...(verify ? { verifyDecisions: decisionVerifier } : {}) });
+    return await replayReport(log, () => log.loadState(), { ...(until === undefined ? {} : { until }), ...(verify ? { verifyDecisions: decisionVerifier } : {}) });
   } finally {
     await log.close();
   }
