@@ -46,15 +46,33 @@ export class BufferPool {
   private readonly pooled = new WeakSet<ArrayBuffer>();
   /** Bytes of the buffers in `free`. */
   private freeBytes = 0;
+  /** Buffers taken so far: a caller that sees it unchanged for a while knows the pool sat idle (see trim). */
+  takes = 0;
 
-  /** An ArrayBuffer of at least `bytes` (its contents are whatever was there before). */
+  /**
+   * An ArrayBuffer of at least `bytes` (its contents are whatever was there
+   * before): a free one of that size, else of the next size up (a 256 KiB
+   * block fits a buffer pooled for a 256 KiB block with header room), else new.
+   */
   take(bytes: number): ArrayBuffer {
+    this.takes++;
     const size = Math.ceil(Math.max(bytes, 1) / poolGrainBytes) * poolGrainBytes;
-    const ab = this.free.get(size)?.pop();
+    const ab = this.free.get(size)?.pop() ?? this.free.get(size + poolGrainBytes)?.pop();
     if (ab === undefined) return new ArrayBuffer(size);
     this.pooled.delete(ab);
-    this.freeBytes -= size;
+    this.freeBytes -= ab.byteLength;
     return ab;
+  }
+
+  /** Let every free buffer go (a daemon at rest holds none; the next transfer fills the pool again). */
+  trim(): void {
+    this.free.clear();
+    this.freeBytes = 0;
+  }
+
+  /** Bytes held in free buffers (for tests and diagnostics). */
+  get pooledBytes(): number {
+    return this.freeBytes;
   }
 
   /** Give `ab` back: the caller and everyone it shared the bytes with are done with them. */

@@ -136,5 +136,7 @@ export const serveReadsInFlightMax = 8;
 export const sendQueueBytesMax = 4 * 1024 * 1024;
 /** Received block bytes waiting to be written before the daemon stops reading from peers. */
 export const pendingWriteBytesMax = 32 * 1024 * 1024;
+/** The daemon lets its pooled block buffers go after this long (at most twice it) without a block taken. */
+export const bufferTrimIdleMs = 1_000;
 /** Received blocks at least this large are hashed on a block worker before the engine sees them. */
 export const hashOffThreadBytesMin = 64 * 1024;

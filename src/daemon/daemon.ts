@@ -16,7 +16,7 @@ import { basename, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import type { Server } from 'node:net';
 import { blockBuffers } from '../core/buffers.js';
-import { blockThreadsMax, fullRescanIntervalMs, hashOffThreadBytesMin, pendingWriteBytesMax, sendQueueBytesMax, serveReadsInFlightMax } from '../core/constants.js';
+import { blockThreadsMax, bufferTrimIdleMs, fullRescanIntervalMs, hashOffThreadBytesMin, pendingWriteBytesMax, sendQueueBytesMax, serveReadsInFlightMax } from '../core/constants.js';
 import { isPloppyError } from '../core/errors.js';
 import type { PeerId } from '../core/ids.js';
 import type { Hasher } from '../core/ports.js';
@@ -83,6 +83,7 @@ export class Daemon {
   /** Scans run one at a time: each waits for the one before it. */
   private scanTail: Promise<unknown> = Promise.resolve();
   private rescanTimer: NodeJS.Timeout | null = null;
+  private trimTimer: NodeJS.Timeout | null = null;
   /** The `.ploppyignore` rules the watcher and the applier use (from the first scan; the watcher reloads them). */
   private ignoreRules: IgnoreRules | null = null;
 
@@ -360,6 +361,14 @@ export class Daemon {
       void this.runScan().catch((e: unknown) => log(`periodic rescan failed: ${String(e)}`));
     }, fullRescanIntervalMs);
     this.rescanTimer.unref();
+    // Block buffers kept for reuse are let go once no block has moved for a while: up to
+    // 16 MiB that a daemon at rest would otherwise hold until its next transfer.
+    let takes = blockBuffers.takes;
+    this.trimTimer = setInterval(() => {
+      if (blockBuffers.takes === takes) blockBuffers.trim();
+      takes = blockBuffers.takes;
+    }, bufferTrimIdleMs);
+    this.trimTimer.unref();
   }
 
   private async fsEffect(op: FsOp): Promise<EffectResult> {
@@ -478,6 +487,8 @@ export class Daemon {
   private async shutdown(): Promise<void> {
     if (this.rescanTimer !== null) clearInterval(this.rescanTimer);
     this.rescanTimer = null;
+    if (this.trimTimer !== null) clearInterval(this.trimTimer);
+    this.trimTimer = null;
     await this.watcher?.close();
     if (this.driver !== undefined) await this.driver.stop();
     await this.transport?.close();
