@@ -51,6 +51,9 @@ function decideInput(d: Decider, input: EnvelopedEvent): void {
   const eventId = input.id as string as MessageId;
   switch (input.type) {
     case 'MessageReceived':
+      // A duplicate was decided on when it first came: deciding again against a state that has
+      // moved on since (the version given up, say) would act on it twice.
+      if (input.data.duplicate === true) return;
       return decideMessage(d, input.data.from, input.data.message);
     case 'LocalFileChanged':
     case 'LocalFileDeleted':

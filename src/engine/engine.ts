@@ -165,8 +165,9 @@ function received(call: Call, from: PeerId, m: WireMessage): void {
   const fresh = call.vol.seen.add(m.id, call.nowMs, true);
   const link = call.vol.links.get(from);
   if (link !== undefined) link.lastHeardMs = call.nowMs;
-  call.record({ type: 'MessageReceived', data: { from, message: toLogged(m) } }, remoteStamp(m));
-  if (!fresh) return; // a duplicate: recorded, and decided on (idempotently), but not acted on again
+  const message = toLogged(m);
+  call.record({ type: 'MessageReceived', data: fresh ? { from, message } : { from, message, duplicate: true } }, remoteStamp(m));
+  if (!fresh) return; // a duplicate: recorded (marked so), but neither decided on nor acted on again
   react(call, from, m);
 }
 

@@ -51,7 +51,8 @@ export type Event =
   | { type: 'LocalFileMoved'; data: { from: SyncPath; to: SyncPath } }
   | { type: 'ScanFinished'; data: { files: number; bytes: number } }
   // received protocol messages
-  | { type: 'MessageReceived'; data: { from: PeerId; message: LoggedMessage } }
+  /** `duplicate`: the message's id had been seen already; recorded, but nothing is decided or done on it again. */
+  | { type: 'MessageReceived'; data: { from: PeerId; message: LoggedMessage; duplicate?: true } }
   // peer lifecycle
   | { type: 'PeerConnected'; data: { peer: PeerId; address: string; direction: 'in' | 'out' } }
   | { type: 'PeerDisconnected'; data: { peer: PeerId; reason: string } }

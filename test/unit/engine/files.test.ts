@@ -34,6 +34,24 @@ describe('engine: deletes, renames, reconnects', () => {
     assert.ok(a.log.some((e) => e.type === 'VersionSuperseded' && e.data.reason === 'older'));
   });
 
+  it('a duplicate announcement is recorded as one and decided on no further, though the state moved on', () => {
+    const { net, a, b } = pair();
+    a.write('d.txt', 'announced once');
+    net.run();
+    const ihave = sentOf(a.sent, 'IHAVE').find((m) => m.files.some((f) => f.path === 'd.txt'));
+    assert.ok(ihave !== undefined);
+    b.remove('d.txt'); // b's delete follows the announced version: deciding on it again would supersede it anew
+    net.run();
+    const before = b.log.length;
+    b.handle({ kind: 'received', from: a.id, msg: ihave });
+    net.run();
+    const after = b.log.slice(before);
+    assert.deepEqual(after.map((e) => e.type), ['MessageReceived']);
+    const received = after[0];
+    assert.ok(received?.type === 'MessageReceived' && received.data.duplicate === true);
+    assert.equal(b.read('d.txt'), undefined);
+  });
+
   it('a rename arrives as IMOVED and is done as a local move, not a download', () => {
     const { net, a, b } = pair();
     a.write('old/name.txt', 'moving content');
