@@ -440,8 +440,11 @@ function evolveTransfers(s: State, e: EnvelopedEvent): void {
         if (!t.sources.includes(from)) setTransfer(s, changedTransfer(t, { sources: [...t.sources, from] }));
         return;
       }
+      // Peers that announced the version this one replaces can serve its blocks when they are the same
+      // (a conflict copy we made of content a peer holds at that path): blocks are asked for by hash.
+      const carried = t !== undefined && sameBlocks(t.version, version) ? t.sources.filter((p) => p !== from) : [];
       setTransfer(s, {
-        path, version, sources: [from], blocksDone: 0, blocksTotal: version.deleted ? 0 : version.blocks.length,
+        path, version, sources: [from, ...carried], blocksDone: 0, blocksTotal: version.deleted ? 0 : version.blocks.length,
         state: 'downloading', reason: null, startedSeq: e.seq,
       });
       return;
@@ -494,6 +497,12 @@ function dropIfDominated(s: State, path: string): void {
   const t = s.transfers.get(path);
   const f = s.files.get(path);
   if (t !== undefined && f !== undefined && dominates(f.version.vv, t.version.vv)) dropTransfer(s, path);
+}
+
+/** Two file versions made of the same blocks (whatever their mode or vector). */
+function sameBlocks(a: FileVersion, b: FileVersion): boolean {
+  if (a.deleted || b.deleted || a.type !== 'file' || b.type !== 'file' || a.blockSizeBytes !== b.blockSizeBytes || a.blocks.length !== b.blocks.length) return false;
+  return a.blocks.every((h, i) => h === b.blocks[i]);
 }
 
 const sameStamp = (a: FileVersion, b: FileVersion): boolean => a.hlc.wallMs === b.hlc.wallMs && a.hlc.counter === b.hlc.counter;
