@@ -19,7 +19,7 @@
  * The first violation ends the run; the result carries the seed, the knobs,
  * the trace hash, a trace tail and the command that replays it.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pingIntervalMs } from '../core/constants.js';
@@ -242,14 +242,29 @@ export async function finishRun(w: World, options: FinishOptions = {}): Promise<
   return { ...result, reportDir };
 }
 
+/**
+ * Write `lines`, each followed by a newline, a slice at a time: a run that
+ * never settles can log more than fits in one string (seed 22271's peers
+ * wrote hundreds of megabytes), and the report must still come out.
+ */
+function writeLines(file: string, lines: readonly string[]): void {
+  const fd = openSync(file, 'w');
+  try {
+    for (let i = 0; i < lines.length; i += reportLinesPerWrite) writeSync(fd, `${lines.slice(i, i + reportLinesPerWrite).join('\n')}\n`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const reportLinesPerWrite = 10_000;
+
 /** A failed run's evidence: each peer's log as JSON lines, the trace, the knobs. */
 async function writeReport(w: World, r: Omit<SimResult, 'reportDir'>, dir: string | undefined): Promise<string> {
   const out = dir ?? mkdtempSync(join(tmpdir(), `ploppy-sim-${r.seed}-`));
   for (const p of w.peers) {
-    const lines = (await readLog(w, p.index)).map((e) => JSON.stringify(e));
-    writeFileSync(join(out, `p${p.index}-${p.id}.jsonl`), lines.join('\n') + '\n');
+    writeLines(join(out, `p${p.index}-${p.id}.jsonl`), (await readLog(w, p.index)).map((e) => JSON.stringify(e)));
   }
-  writeFileSync(join(out, 'trace.txt'), (r.trace ?? r.traceTail).join('\n') + '\n');
+  writeLines(join(out, 'trace.txt'), r.trace ?? r.traceTail);
   writeFileSync(join(out, 'result.json'), JSON.stringify({ ...r, trace: undefined, knobs: r.knobs }, null, 2) + '\n');
   return out;
 }
