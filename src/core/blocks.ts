@@ -16,3 +16,7 @@ export const blockCount = (fileSizeBytes: number, blockSizeBytes: number): numbe
 /** Length of block `index` of a file of `fileSizeBytes`. */
 export const blockLength = (fileSizeBytes: number, blockSizeBytes: number, index: number): number =>
   Math.min(blockSizeBytes, fileSizeBytes - index * blockSizeBytes);
+
+/** Whether two block lists are the same hashes in the same order. */
+export const sameBlockList = (a: readonly string[], b: readonly string[]): boolean =>
+  a === b || (a.length === b.length && a.every((h, i) => h === b[i]));

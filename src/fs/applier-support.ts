@@ -9,6 +9,7 @@ import { closeSync, constants, fdatasync, fsync, ftruncate, lstatSync, openSync,
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { AssertionError } from '../core/assert.js';
+import { sameBlockList } from '../core/blocks.js';
 import { PloppyError, isPloppyError } from '../core/errors.js';
 import type { EffectResult } from '../engine/types.js';
 import type { FileVersion } from '../events/version.js';
@@ -27,8 +28,6 @@ interface VerifiedBlocks {
   readonly blocks: readonly string[];
   readonly indices: Set<number>;
 }
-
-const sameBlocks = (a: readonly string[], b: readonly string[]): boolean => a === b || (a.length === b.length && a.every((h, i) => h === b[i]));
 
 /** Read-write, created if missing, never truncated, never through a symlink planted at the name. */
 const tempOpenFlags = constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW;
@@ -148,7 +147,7 @@ export class OpenTemps {
    */
   written(native: string, blocks: readonly string[], indices: readonly number[], bytes: number): void {
     let verified = this.verified.get(native);
-    if (verified === undefined || !sameBlocks(verified.blocks, blocks)) {
+    if (verified === undefined || !sameBlockList(verified.blocks, blocks)) {
       this.verified.delete(native);
       this.verified.set(native, (verified = { blocks, indices: new Set() }));
       for (const old of this.verified.keys()) {
@@ -204,7 +203,7 @@ export class OpenTemps {
   takeVerified(native: string, blocks: readonly string[]): number {
     const verified = this.verified.get(native);
     this.verified.delete(native);
-    return verified !== undefined && sameBlocks(verified.blocks, blocks) ? verified.indices.size : 0;
+    return verified !== undefined && sameBlockList(verified.blocks, blocks) ? verified.indices.size : 0;
   }
 
   /**

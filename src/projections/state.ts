@@ -21,6 +21,7 @@
  * several microseconds per event on the replay path; see bench/log.)
  */
 import { unreachable } from '../core/assert.js';
+import { sameBlockList } from '../core/blocks.js';
 import type { Hlc } from '../core/hlc.js';
 import type { PeerId } from '../core/ids.js';
 import { dominates, merge, normalise, type VersionVector } from '../core/vv.js';
@@ -501,8 +502,7 @@ function dropIfDominated(s: State, path: string): void {
 
 /** Two file versions made of the same blocks (whatever their mode or vector). */
 function sameBlocks(a: FileVersion, b: FileVersion): boolean {
-  if (a.deleted || b.deleted || a.type !== 'file' || b.type !== 'file' || a.blockSizeBytes !== b.blockSizeBytes || a.blocks.length !== b.blocks.length) return false;
-  return a.blocks.every((h, i) => h === b.blocks[i]);
+  return !a.deleted && !b.deleted && a.type === 'file' && b.type === 'file' && a.blockSizeBytes === b.blockSizeBytes && sameBlockList(a.blocks, b.blocks);
 }
 
 const sameStamp = (a: FileVersion, b: FileVersion): boolean => a.hlc.wallMs === b.hlc.wallMs && a.hlc.counter === b.hlc.counter;
